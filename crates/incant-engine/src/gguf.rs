@@ -1,0 +1,196 @@
+//! Reading a GGUF file: metadata, the model configuration, the tokenizer vocabulary, and a
+//! check that every tensor's bytes are really in the file.
+//!
+//! candle parses the GGUF container; this module turns its key/value metadata into typed
+//! values with errors that name the missing key, and refuses truncated files up front
+//! (a download cut short is the most common way a model file goes bad).
+
+use crate::{bad_model, EngineError};
+use candle_core::quantized::gguf_file::{Content, Value};
+use incant_tokenize::BpeVocab;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+/// An opened GGUF file with its parsed header.
+pub struct GgufFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// The header: metadata and tensor infos.
+    pub content: Content,
+    /// A reader positioned anywhere; tensors are read by offset.
+    pub reader: BufReader<File>,
+}
+
+impl GgufFile {
+    /// Opens and validates a GGUF file.
+    pub fn open(path: &Path) -> Result<Self, EngineError> {
+        let file = File::open(path).map_err(|source| EngineError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|source| EngineError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .len();
+        let mut reader = BufReader::new(file);
+        let content = Content::read(&mut reader)
+            .map_err(|e| bad_model(path, format!("not a readable GGUF file ({e})")))?;
+        for (name, info) in &content.tensor_infos {
+            let elems = info.shape.elem_count();
+            let block = info.ggml_dtype.block_size();
+            let bytes = elems / block * info.ggml_dtype.type_size();
+            let end = content.tensor_data_offset + info.offset + bytes as u64;
+            if end > len {
+                return Err(bad_model(
+                    path,
+                    format!(
+                        "truncated: tensor `{name}` ends at byte {end} but the file has {len} bytes"
+                    ),
+                ));
+            }
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            content,
+            reader,
+        })
+    }
+
+    fn get(&self, key: &str) -> Result<&Value, EngineError> {
+        self.content
+            .metadata
+            .get(key)
+            .ok_or_else(|| bad_model(&self.path, format!("metadata key `{key}` is missing")))
+    }
+
+    fn wrong_type(&self, key: &str, e: candle_core::Error) -> EngineError {
+        bad_model(&self.path, format!("metadata key `{key}`: {e}"))
+    }
+
+    /// A string value.
+    pub fn string(&self, key: &str) -> Result<String, EngineError> {
+        self.get(key)?
+            .to_string()
+            .cloned()
+            .map_err(|e| self.wrong_type(key, e))
+    }
+
+    /// An unsigned integer value of any width.
+    pub fn uint(&self, key: &str) -> Result<u64, EngineError> {
+        let v = self.get(key)?;
+        match v {
+            Value::U8(x) => Ok(u64::from(*x)),
+            Value::U16(x) => Ok(u64::from(*x)),
+            Value::U32(x) => Ok(u64::from(*x)),
+            Value::U64(x) => Ok(*x),
+            Value::I32(x) if *x >= 0 => Ok(*x as u64),
+            Value::I64(x) if *x >= 0 => Ok(*x as u64),
+            other => Err(bad_model(
+                &self.path,
+                format!("metadata key `{key}` should be an unsigned integer, found {other:?}"),
+            )),
+        }
+    }
+
+    /// A float value.
+    pub fn float(&self, key: &str) -> Result<f64, EngineError> {
+        match self.get(key)? {
+            Value::F32(x) => Ok(f64::from(*x)),
+            Value::F64(x) => Ok(*x),
+            other => Err(bad_model(
+                &self.path,
+                format!("metadata key `{key}` should be a float, found {other:?}"),
+            )),
+        }
+    }
+
+    /// A boolean value, or `default` when the key is absent.
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool, EngineError> {
+        match self.content.metadata.get(key) {
+            None => Ok(default),
+            Some(v) => v.to_bool().map_err(|e| self.wrong_type(key, e)),
+        }
+    }
+
+    /// Whether a key is present.
+    pub fn has(&self, key: &str) -> bool {
+        self.content.metadata.contains_key(key)
+    }
+
+    fn string_array(&self, key: &str) -> Result<Vec<String>, EngineError> {
+        let arr = self
+            .get(key)?
+            .to_vec()
+            .map_err(|e| self.wrong_type(key, e))?;
+        arr.iter()
+            .map(|v| v.to_string().cloned().map_err(|e| self.wrong_type(key, e)))
+            .collect()
+    }
+
+    fn int_array(&self, key: &str) -> Result<Vec<i32>, EngineError> {
+        let arr = self
+            .get(key)?
+            .to_vec()
+            .map_err(|e| self.wrong_type(key, e))?;
+        arr.iter()
+            .map(|v| v.to_i32().map_err(|e| self.wrong_type(key, e)))
+            .collect()
+    }
+
+    fn opt_id(&self, key: &str) -> Result<Option<u32>, EngineError> {
+        if self.has(key) {
+            Ok(Some(self.uint(key)? as u32))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The tokenizer description in `tokenizer.ggml.*`.
+    pub fn vocab(&self) -> Result<BpeVocab, EngineError> {
+        let model = self.string("tokenizer.ggml.model")?;
+        let pre = if self.has("tokenizer.ggml.pre") {
+            self.string("tokenizer.ggml.pre")?
+        } else {
+            "default".to_string()
+        };
+        let tokens = self.string_array("tokenizer.ggml.tokens")?;
+        let token_types = if self.has("tokenizer.ggml.token_type") {
+            self.int_array("tokenizer.ggml.token_type")?
+        } else {
+            Vec::new()
+        };
+        let merges = if self.has("tokenizer.ggml.merges") {
+            self.string_array("tokenizer.ggml.merges")?
+        } else {
+            Vec::new()
+        };
+        Ok(BpeVocab {
+            model,
+            pre,
+            tokens,
+            token_types,
+            merges,
+            bos: self.opt_id("tokenizer.ggml.bos_token_id")?,
+            eos: self.opt_id("tokenizer.ggml.eos_token_id")?,
+            eot: self
+                .opt_id("tokenizer.ggml.eot_token_id")?
+                .into_iter()
+                .collect(),
+            add_bos: self.bool_or("tokenizer.ggml.add_bos_token", false)?,
+            add_eos: self.bool_or("tokenizer.ggml.add_eos_token", false)?,
+        })
+    }
+
+    /// The chat template, if the file has one.
+    pub fn chat_template(&self) -> Result<Option<String>, EngineError> {
+        if self.has("tokenizer.chat_template") {
+            Ok(Some(self.string("tokenizer.chat_template")?))
+        } else {
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Hand-written CPU kernels that reproduce ggml's numerics.
+//!
+//! A 135M-parameter 4-bit model is sensitive: two implementations that are each "correct"
+//! in f32 disagree on the greedy token after a few steps, because llama.cpp does not compute
+//! in f32. It quantises activations to 8 bits before each quantised matmul (Q8_1 for Q4_1
+//! weights, Q8_0 for Q8_0 weights, rounding half to even as its AVX2 path does), keeps the
+//! KV cache in f16, and rounds the query and the attention weights to f16 before the two
+//! attention products. To give the same tokens as llama.cpp, incant does the same:
+//!
+//! - [`quant`]: GGUF block formats, activation quantisation, block dot products.
+//! - [`matmul`]: weight matrices (native Q4_1/Q8_0/F32, or candle's kernels for any other
+//!   GGUF type) times a batch of activation rows, parallel over output rows.
+//! - [`ops`]: RMSNorm, rotary embeddings, SwiGLU, f16-rounded attention.
+//!
+//! Everything here is safe Rust that the compiler vectorises; explicit SIMD is the next step
+//! (issue "the local engine faster than llama.cpp").
+
+pub mod expf;
+pub mod matmul;
+pub mod ops;
+pub mod quant;
+
+pub use half::f16;

