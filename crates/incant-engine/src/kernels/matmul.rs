@@ -40,7 +40,7 @@ impl<'a> Input<'a> {
                 .chunks_exact(self.k)
                 .map(|row| {
                     let mut v = Vec::with_capacity(self.k / QK);
-                    quant::quantize_q8_1(row, &mut v);
+                    super::simd::run(|| quant::quantize_q8_1(row, &mut v));
                     v
                 })
                 .collect()
@@ -53,7 +53,7 @@ impl<'a> Input<'a> {
                 .chunks_exact(self.k)
                 .map(|row| {
                     let mut v = Vec::with_capacity(self.k / QK);
-                    quant::quantize_q8_0(row, &mut v);
+                    super::simd::run(|| quant::quantize_q8_0(row, &mut v));
                     v
                 })
                 .collect()
@@ -66,6 +66,44 @@ enum Storage {
     Q8_0(Vec<BlockQ8_0>),
     F32(Vec<f32>),
     Candle(QMatMul),
+}
+
+/// Fills `out` (m x rows, row-major) with `f(r, t)`, in parallel over blocks of output rows;
+/// each block runs with the CPU's vector instructions ([`super::simd`]) and computes one
+/// weight row for every input row while that weight row is in cache.
+#[inline(always)]
+fn fill_rows(out: &mut [f32], m: usize, rows: usize, f: impl Fn(usize, usize) -> f32 + Sync) {
+    const BLOCK: usize = 16;
+    if m == 1 {
+        out.par_chunks_mut(BLOCK)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                super::simd::run(|| {
+                    for (i, o) in chunk.iter_mut().enumerate() {
+                        *o = f(c * BLOCK + i, 0);
+                    }
+                })
+            });
+        return;
+    }
+    let mut transposed = vec![0f32; rows * m];
+    transposed
+        .par_chunks_mut(m * BLOCK)
+        .enumerate()
+        .for_each(|(c, block)| {
+            super::simd::run(|| {
+                for (i, dst) in block.chunks_mut(m).enumerate() {
+                    for (t, d) in dst.iter_mut().enumerate() {
+                        *d = f(c * BLOCK + i, t);
+                    }
+                }
+            })
+        });
+    for (r, col) in transposed.chunks_exact(m).enumerate() {
+        for (t, &v) in col.iter().enumerate() {
+            out[t * rows + r] = v;
+        }
+    }
 }
 
 /// A `rows x cols` weight matrix.
@@ -136,60 +174,30 @@ impl Weight {
         );
         assert_eq!(out.len(), m * rows, "matmul: output buffer size");
         let nb = cols / QK;
-        // Each output row r is computed for all m inputs while its weights are in cache.
-        let per_row = |r: usize, dst: &mut [f32]| match &self.storage {
+        match &self.storage {
             Storage::Q4_1(w) => {
-                let w = &w[r * nb..(r + 1) * nb];
-                for (d, x) in dst.iter_mut().zip(input.q8_1()) {
-                    *d = quant::dot_q4_1_q8_1(w, x);
-                }
+                let xs = input.q8_1();
+                fill_rows(out, m, rows, |r, t| {
+                    quant::dot_q4_1_q8_1(&w[r * nb..(r + 1) * nb], &xs[t])
+                });
             }
             Storage::Q8_0(w) => {
-                let w = &w[r * nb..(r + 1) * nb];
-                for (d, x) in dst.iter_mut().zip(input.q8_0()) {
-                    *d = quant::dot_q8_0_q8_0(w, x);
-                }
+                let xs = input.q8_0();
+                fill_rows(out, m, rows, |r, t| {
+                    quant::dot_q8_0_q8_0(&w[r * nb..(r + 1) * nb], &xs[t])
+                });
             }
             Storage::F32(w) => {
-                let w = &w[r * cols..(r + 1) * cols];
-                for (d, x) in dst.iter_mut().zip(input.x.chunks_exact(cols)) {
-                    *d = w.iter().zip(x).map(|(a, b)| a * b).sum();
-                }
+                let x = input.x;
+                fill_rows(out, m, rows, |r, t| {
+                    let (w, x) = (&w[r * cols..(r + 1) * cols], &x[t * cols..(t + 1) * cols]);
+                    w.iter().zip(x).map(|(a, b)| a * b).sum()
+                });
             }
-            Storage::Candle(_) => unreachable!("handled below"),
-        };
-        if let Storage::Candle(mm) = &self.storage {
-            let x = Tensor::from_slice(input.x, (m, cols), &Device::Cpu)?;
-            let y: Vec<f32> = mm.forward(&x)?.flatten_all()?.to_vec1()?;
-            out.copy_from_slice(&y);
-            return Ok(());
-        }
-        // Quantise the input once, before the threads start.
-        match &self.storage {
-            Storage::Q4_1(_) => {
-                input.q8_1();
-            }
-            Storage::Q8_0(_) => {
-                input.q8_0();
-            }
-            _ => {}
-        }
-        if m == 1 {
-            out.par_chunks_mut(64).enumerate().for_each(|(c, chunk)| {
-                for (i, o) in chunk.iter_mut().enumerate() {
-                    per_row(c * 64 + i, std::slice::from_mut(o));
-                }
-            });
-        } else {
-            let mut transposed = vec![0f32; rows * m];
-            transposed
-                .par_chunks_mut(m)
-                .enumerate()
-                .for_each(|(r, dst)| per_row(r, dst));
-            for (r, col) in transposed.chunks_exact(m).enumerate() {
-                for (t, &v) in col.iter().enumerate() {
-                    out[t * rows + r] = v;
-                }
+            Storage::Candle(mm) => {
+                let x = Tensor::from_slice(input.x, (m, cols), &Device::Cpu)?;
+                let y: Vec<f32> = mm.forward(&x)?.flatten_all()?.to_vec1()?;
+                out.copy_from_slice(&y);
             }
         }
         Ok(())

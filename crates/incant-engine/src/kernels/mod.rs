@@ -12,12 +12,15 @@
 //!   GGUF type) times a batch of activation rows, parallel over output rows.
 //! - [`ops`]: RMSNorm, rotary embeddings, SwiGLU, f16-rounded attention.
 //!
-//! Everything here is safe Rust that the compiler vectorises; explicit SIMD is the next step
-//! (issue "the local engine faster than llama.cpp").
+//! - [`simd`]: runs the same code compiled for AVX2/FMA when the CPU has them.
+//!
+//! The kernels are portable Rust that the compiler vectorises; hand-written intrinsics are
+//! the next step (issue "the local engine faster than llama.cpp").
 
 pub mod expf;
 pub mod matmul;
 pub mod ops;
 pub mod quant;
+pub mod simd;
 
 pub use half::f16;

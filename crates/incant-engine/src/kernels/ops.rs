@@ -41,42 +41,34 @@ pub fn rope_head(head: &mut [f32], cos: &[f32], sin: &[f32]) {
 
 /// `silu(gate) * up`, in place in `gate`.
 pub fn swiglu(gate: &mut [f32], up: &[f32]) {
-    for (g, &u) in gate.iter_mut().zip(up) {
-        *g = super::expf::silu(*g) * u;
-    }
-}
-
-/// Sums 16 lanes in the order of `_mm512_reduce_add_ps` (halves, then quarters ...).
-fn reduce16(v: &[f32; 16]) -> f32 {
-    let mut h = [0f32; 8];
-    for i in 0..8 {
-        h[i] = v[i + 8] + v[i];
-    }
-    let q = [h[4] + h[0], h[5] + h[1], h[6] + h[2], h[7] + h[3]];
-    let p = [q[0] + q[2], q[1] + q[3]];
-    p[0] + p[1]
-}
-
-/// Dot product of f16 values (`a` already rounded, `b` stored) accumulated as ggml's
-/// AVX-512 f16 GEMM does: 16 lanes, one fused multiply-add per lane and step, then
-/// [`reduce16`].
-fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
-    let mut acc = [0f32; 16];
-    for (ca, cb) in a.chunks(16).zip(b.chunks(16)) {
-        for ((l, &x), y) in acc.iter_mut().zip(ca).zip(cb) {
-            *l = x.mul_add(y.to_f32(), *l);
+    super::simd::run(|| {
+        for (g, &u) in gate.iter_mut().zip(up) {
+            *g = super::expf::silu(*g) * u;
         }
-    }
-    reduce16(&acc)
+    });
 }
 
-/// The keys and values of one sequence, stored in f16 as llama.cpp's default cache is.
+/// The keys and values of one sequence, rounded to f16 as llama.cpp's default cache is
+/// (kept as f32 values, so attention does not convert them again at every step).
 #[derive(Debug, Clone, Default)]
 pub struct LayerCache {
     /// `[pos][kv_head][head_dim]`.
-    pub k: Vec<f16>,
+    pub k: Vec<f32>,
     /// `[pos][kv_head][head_dim]`.
-    pub v: Vec<f16>,
+    pub v: Vec<f32>,
+}
+
+impl LayerCache {
+    /// Appends keys and values (`[kv_head][head_dim]` per position), rounding to f16.
+    pub fn push(&mut self, k: &[f32], v: &[f32]) {
+        self.k.extend(k.iter().map(|&x| round_f16(x)));
+        self.v.extend(v.iter().map(|&x| round_f16(x)));
+    }
+}
+
+/// `x` rounded to the nearest f16 (ties to even), as an f32.
+pub fn round_f16(x: f32) -> f32 {
+    f16::from_f32(x).to_f32()
 }
 
 /// Shape of the attention heads.
@@ -90,77 +82,139 @@ pub struct Heads {
     pub head_dim: usize,
 }
 
-/// Dot product of f16 values in the order of ggml's AVX-512 `ggml_vec_dot_f16`: four
-/// accumulators of 16 lanes over steps of 64, folded pairwise, then [`reduce16`]. llama.cpp
-/// pads the attention length to a multiple of 256 with zeros, so no element ever reaches
-/// the scalar tail of that kernel; a short final step here is zero-padded the same way.
-fn dot_f16_vec(a: &[f32], b: &[f16]) -> f32 {
-    let n = a.len().min(b.len());
-    let mut acc = [[0f32; 16]; 4];
-    for e in 0..n {
-        let (j, l) = ((e % 64) / 16, e % 16);
-        acc[j][l] = a[e].mul_add(b[e].to_f32(), acc[j][l]);
+/// Sums 16 lanes in the order of `_mm512_reduce_add_ps` (halves, then quarters ...).
+fn reduce16(v: &[f32; 16]) -> f32 {
+    let mut h = [0f32; 8];
+    for i in 0..8 {
+        h[i] = v[i + 8] + v[i];
     }
-    let [a0, a1, a2, a3] = acc;
-    let mut folded = [0f32; 16];
-    for (l, f) in folded.iter_mut().enumerate() {
-        *f = (a0[l] + a2[l]) + (a1[l] + a3[l]);
+    let q = [h[4] + h[0], h[5] + h[1], h[6] + h[2], h[7] + h[3]];
+    let p = [q[0] + q[2], q[1] + q[3]];
+    p[0] + p[1]
+}
+
+/// The two summation orders ggml uses for f16 matrix products on AVX-512 machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SumOrder {
+    /// `ggml_vec_dot_f16` (one new token): four accumulators of 16 lanes over steps of 64,
+    /// folded pairwise, then [`reduce16`]. llama.cpp pads the attention length to a multiple
+    /// of 256 with zeros, so its scalar tail never runs, and none runs here.
+    Vector,
+    /// The tiled f16 GEMM (a batch of tokens): 16 lanes, one fused multiply-add per lane
+    /// and step, then [`reduce16`].
+    Tiled,
+}
+
+impl SumOrder {
+    const fn slots(self) -> usize {
+        match self {
+            Self::Vector => 64,
+            Self::Tiled => 16,
+        }
     }
-    reduce16(&folded)
+
+    /// Folds per-slot partial sums into the result.
+    fn finish(self, acc: impl Fn(usize) -> f32) -> f32 {
+        match self {
+            Self::Vector => {
+                let mut folded = [0f32; 16];
+                for (l, f) in folded.iter_mut().enumerate() {
+                    *f = (acc(l) + acc(32 + l)) + (acc(16 + l) + acc(48 + l));
+                }
+                reduce16(&folded)
+            }
+            Self::Tiled => {
+                let mut lanes = [0f32; 16];
+                for (l, v) in lanes.iter_mut().enumerate() {
+                    *v = acc(l);
+                }
+                reduce16(&lanes)
+            }
+        }
+    }
+
+    /// `a · b` summed in this order (`a` and `b` hold f16-representable values).
+    #[inline(always)]
+    fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        let slots = self.slots();
+        let mut acc = [0f32; 64];
+        for (e, (x, y)) in a.iter().zip(b).enumerate() {
+            let s = e % slots;
+            acc[s] = x.mul_add(*y, acc[s]);
+        }
+        self.finish(|s| acc[s])
+    }
 }
 
 /// Causal attention of `m` new queries (positions `pos..pos+m`) over the cache, which
 /// already holds their keys and values. `q` is `[m][n_head][head_dim]`, `out` likewise.
 ///
 /// As ggml without flash attention: the query is rounded to f16 before `K·q`, the products
-/// are summed in f32 (in the lane order of its AVX-512 f16 GEMM), the softmax uses ggml's
-/// vectorised `exp` with partial sums of 16 in f32 and the total in f64, and the weights
-/// are rounded to f16 before `V·p`.
+/// are summed in f32 in ggml's order ([`SumOrder`]: the vector kernel for one token, the
+/// tiled GEMM for a batch), the softmax uses ggml's vectorised `exp` with partial sums of 16
+/// in f32 and the total in f64, and the weights are rounded to f16 before `V·p`.
 pub fn attention(q: &[f32], cache: &LayerCache, pos: usize, h: Heads, out: &mut [f32]) {
+    let row = h.n_head * h.head_dim;
+    let order = if q.len() == row {
+        SumOrder::Vector
+    } else {
+        SumOrder::Tiled
+    };
+    out.par_chunks_mut(h.head_dim)
+        .enumerate()
+        .for_each(|(idx, dst)| super::simd::run(|| head(q, cache, pos, h, order, idx, dst)));
+}
+
+/// One query head of one token.
+#[inline(always)]
+fn head(
+    q: &[f32],
+    cache: &LayerCache,
+    pos: usize,
+    h: Heads,
+    order: SumOrder,
+    idx: usize,
+    dst: &mut [f32],
+) {
     let (hd, nkv) = (h.head_dim, h.n_kv_head);
-    let group = h.n_head / nkv;
-    let scale = 1.0 / (hd as f32).sqrt();
     let row = h.n_head * hd;
-    // ggml runs a single new token through its vector dot product and a batch through its
-    // tiled GEMM; the two sum in different orders, and incant follows each.
-    let dot: fn(&[f32], &[f16]) -> f32 = if q.len() == row { dot_f16_vec } else { dot_f16 };
-    out.par_chunks_mut(hd).enumerate().for_each(|(idx, dst)| {
-        let (t, head) = (idx / h.n_head, idx % h.n_head);
-        let kvh = head / group;
-        let q16: Vec<f32> = q[t * row + head * hd..t * row + (head + 1) * hd]
-            .iter()
-            .map(|&v| f16::from_f32(v).to_f32())
-            .collect();
-        let n_kv = pos + t + 1;
-        let mut scores: Vec<f32> = (0..n_kv)
-            .map(|j| {
-                let k = &cache.k[(j * nkv + kvh) * hd..(j * nkv + kvh + 1) * hd];
-                dot(&q16, k) * scale
-            })
-            .collect();
-        let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0f64;
-        for chunk in scores.chunks_mut(16) {
-            let mut lanes = [0f32; 16];
-            for (l, s) in lanes.iter_mut().zip(chunk.iter_mut()) {
-                *s = super::expf::expf(*s - max);
-                *l = *s;
-            }
-            sum += f64::from(reduce16(&lanes));
+    let scale = 1.0 / (hd as f32).sqrt();
+    let (t, head) = (idx / h.n_head, idx % h.n_head);
+    let kvh = head / (h.n_head / nkv);
+    let q16: Vec<f32> = q[t * row + head * hd..t * row + (head + 1) * hd]
+        .iter()
+        .map(|&v| round_f16(v))
+        .collect();
+    let n_kv = pos + t + 1;
+    let at = |j: usize| (j * nkv + kvh) * hd;
+    let mut scores: Vec<f32> = (0..n_kv)
+        .map(|j| order.dot(&q16, &cache.k[at(j)..at(j) + hd]) * scale)
+        .collect();
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f64;
+    for chunk in scores.chunks_mut(16) {
+        let mut lanes = [0f32; 16];
+        for (l, s) in lanes.iter_mut().zip(chunk.iter_mut()) {
+            *s = super::expf::expf(*s - max);
+            *l = *s;
         }
-        let inv = (1.0 / sum) as f32;
-        // V·p: for each output dimension, a dot product over positions.
-        let p16: Vec<f32> = scores
-            .iter()
-            .map(|&s| f16::from_f32(s * inv).to_f32())
-            .collect();
-        let mut column = Vec::with_capacity(n_kv);
-        for (d, o) in dst.iter_mut().enumerate() {
-            column.clear();
-            column.extend((0..n_kv).map(|j| cache.v[(j * nkv + kvh) * hd + d]));
-            *o = dot(&p16, &column);
+        sum += f64::from(reduce16(&lanes));
+    }
+    let inv = (1.0 / sum) as f32;
+    // V·p, position by position: slot `j % slots` of every output dimension accumulates in
+    // increasing `j`, the same sequence of fused multiply-adds as a dot product per dimension.
+    let slots = order.slots();
+    let mut acc = vec![0f32; slots * hd];
+    for (j, s) in scores.iter().enumerate() {
+        let p = round_f16(s * inv);
+        let slot = &mut acc[(j % slots) * hd..(j % slots + 1) * hd];
+        for (a, v) in slot.iter_mut().zip(&cache.v[at(j)..at(j) + hd]) {
+            *a = p.mul_add(*v, *a);
         }
-    });
+    }
+    for (d, o) in dst.iter_mut().enumerate() {
+        *o = order.finish(|s| acc[s * hd + d]);
+    }
 }
 
 #[cfg(test)]
@@ -190,10 +244,8 @@ mod tests {
             n_kv_head: 1,
             head_dim: 2,
         };
-        let cache = LayerCache {
-            k: [0.5, 0.25].map(f16::from_f32).to_vec(),
-            v: [3.0, -1.0].map(f16::from_f32).to_vec(),
-        };
+        let mut cache = LayerCache::default();
+        cache.push(&[0.5, 0.25], &[3.0, -1.0]);
         let mut out = [0f32; 4];
         attention(&[1.0, 2.0, -1.0, 0.5], &cache, 0, h, &mut out);
         assert_eq!(out, [3.0, -1.0, 3.0, -1.0]);

@@ -82,6 +82,7 @@ pub fn parse_q8_0(bytes: &[u8]) -> Vec<BlockQ8_0> {
 
 /// Scale and rounded values of one block, as ggml's AVX2 `quantize_row_q8_*` computes them:
 /// `d = max|x| / 127`, `q = round_half_even(x * 127 / max|x|)`.
+#[inline(always)]
 fn quantize_block(x: &[f32]) -> (f32, [i8; QK]) {
     let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
     let d = amax / 127.0;
@@ -94,6 +95,7 @@ fn quantize_block(x: &[f32]) -> (f32, [i8; QK]) {
 }
 
 /// Quantises a row of activations to Q8_0 (length a multiple of 32).
+#[inline(always)]
 pub fn quantize_q8_0(x: &[f32], out: &mut Vec<BlockQ8_0>) {
     out.clear();
     out.extend(x.chunks_exact(QK).map(|c| {
@@ -106,6 +108,7 @@ pub fn quantize_q8_0(x: &[f32], out: &mut Vec<BlockQ8_0>) {
 }
 
 /// Quantises a row of activations to Q8_1 (length a multiple of 32).
+#[inline(always)]
 pub fn quantize_q8_1(x: &[f32], out: &mut Vec<BlockQ8_1>) {
     out.clear();
     out.extend(x.chunks_exact(QK).map(|c| {
@@ -120,6 +123,7 @@ pub fn quantize_q8_1(x: &[f32], out: &mut Vec<BlockQ8_1>) {
 }
 
 /// Horizontal sum of 8 lanes in the order of ggml's `hsum_float_8`.
+#[inline(always)]
 fn hsum8(a: &[f32; 8]) -> f32 {
     let r = [a[4] + a[0], a[5] + a[1], a[6] + a[2], a[7] + a[3]];
     (r[0] + r[2]) + (r[1] + r[3])
@@ -131,6 +135,7 @@ fn hsum8(a: &[f32; 8]) -> f32 {
 /// lane `l` of a block holding the (exact, integer) sum of products `4l..4l+4`, scaled by
 /// `d_w * d_x` and accumulated across blocks with a fused multiply-add; the minimum's
 /// contribution `m * s` is summed separately and added after the lanes.
+#[inline(always)]
 pub fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
     let mut acc = [0f32; 8];
     let mut summs = 0f32;
@@ -155,14 +160,17 @@ pub fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
 
 /// Dot product of two Q8_0 rows (`ggml_vec_dot_q8_0_q8_0`), in the lane order of ggml's
 /// AVX2 kernel.
+#[inline(always)]
 pub fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
     let mut acc = [0f32; 8];
     for (w, x) in w.iter().zip(x) {
         let d = w.d * x.d;
-        for (l, a) in acc.iter_mut().enumerate() {
-            let sum: i32 = (4 * l..4 * l + 4)
-                .map(|e| i32::from(w.qs[e]) * i32::from(x.qs[e]))
-                .sum();
+        let mut p = [0i32; 32];
+        for ((p, &a), &b) in p.iter_mut().zip(&w.qs).zip(&x.qs) {
+            *p = i32::from(a) * i32::from(b);
+        }
+        for (a, four) in acc.iter_mut().zip(p.chunks_exact(4)) {
+            let sum = (four[0] + four[1]) + (four[2] + four[3]);
             *a = d.mul_add(sum as f32, *a);
         }
     }
