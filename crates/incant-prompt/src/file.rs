@@ -218,15 +218,8 @@ fn parse_front_matter(path: &Path, front: &str, prompty: bool) -> Result<FrontMa
             kind: None,
         });
     }
-    let yaml_err = |e: serde_norway::Error| {
-        let (l, c) = e
-            .location()
-            .map_or((1, 1), |loc| (loc.line(), loc.column()));
-        PromptError::new(path, format!("invalid front matter: {e}"))
-            .at(l + 1, c)
-            .hint("the front matter is YAML between two `---` lines")
-    };
-    let raw: Value = serde_norway::from_str(front).map_err(yaml_err)?;
+    let raw: Value = serde_norway::from_str(front)
+        .map_err(|e| crate::yaml_error(path, &e, 1, "front matter"))?;
     let Value::Object(map) = &raw else {
         return Err(PromptError::new(path, "front matter must be a YAML mapping").at(2, 1));
     };

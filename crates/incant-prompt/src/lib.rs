@@ -25,15 +25,18 @@
 //! error names the file, line and column, with a hint ([`PromptError`]).
 //!
 //! Modules: [`file`] (parsing), [`inputs`] (typed input validation), [`render`]
-//! (messages from a prompt and its variables).
+//! (messages from a prompt and its variables), [`suite`] (test suites: prompts x providers x
+//! expanded test cases).
 
 pub mod file;
 pub mod inputs;
 pub mod render;
+pub mod suite;
 
 pub use file::{Message, PromptFile, PromptKind, Section};
 pub use inputs::{InputSpec, InputType};
 pub use render::RenderedPrompt;
+pub use suite::{ProviderSpec, Suite, SuiteOptions, TestCase};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -87,6 +90,21 @@ impl fmt::Display for PromptError {
         }
         write!(f, ": {}", self.message)
     }
+}
+
+/// A YAML parse error at its location; `line_offset` is the file line before the YAML text.
+pub(crate) fn yaml_error(
+    file: &std::path::Path,
+    e: &serde_norway::Error,
+    line_offset: usize,
+    what: &str,
+) -> PromptError {
+    let (l, c) = e
+        .location()
+        .map_or((1, 1), |loc| (loc.line(), loc.column()));
+    PromptError::new(file, format!("invalid {what}: {e}"))
+        .at(l + line_offset, c)
+        .hint("check the YAML indentation and quoting")
 }
 
 /// The candidate closest to `word` by edit distance, if any is close enough to suggest.
