@@ -2,9 +2,10 @@
 //!
 //! [`assertions`] holds the assertion types of a test suite, one Rust enum with an
 //! exhaustive `match`, following promptfoo's documented semantics so that a
-//! `promptfooconfig.yaml` gets the same verdicts here. The runner, cache and metrics build
-//! on it.
+//! `promptfooconfig.yaml` gets the same verdicts here. [`runner`] runs a suite's matrix
+//! (prompts x providers x tests x repeats) with bounded concurrency and grades each case.
 
 pub mod assertions;
+pub mod runner;
 
 pub use assertions::{Assertion, AssertionKind, Context, Grade};

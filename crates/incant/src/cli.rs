@@ -67,6 +67,16 @@ pub enum Command {
     /// Example:
     ///   incant tokenize -m smollm2 "Hello, world!"
     Tokenize(TokenizeArgs),
+    /// Run a test suite: every prompt, on every provider, for every test case.
+    ///
+    /// SUITE is an incant.yaml file or a folder holding one. Prints a matrix (prompts x
+    /// providers: passed/total) and the failing cases; exit code 1 when any case fails, 2
+    /// when the suite itself is wrong (with file:line:col and a hint).
+    ///
+    /// Examples:
+    ///   incant eval examples/quickstart
+    ///   incant eval -c suite.yaml -j 8 -o results.jsonl
+    Eval(EvalArgs),
     /// Measure the local engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -139,6 +149,29 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub logprobs: bool,
     /// Print one JSON object (text, token_ids, usage, timings) instead of streaming.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `incant eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The suite file or folder.
+    #[arg(default_value = ".")]
+    pub suite: PathBuf,
+    /// The suite file (promptfoo's spelling; overrides SUITE).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Cases in flight at once (default: the suite's options.maxConcurrency, else 4).
+    #[arg(short = 'j', long = "max-concurrency", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrency: Option<u16>,
+    /// Runs of each case (default: the suite's options.repeat, else 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub repeat: Option<u16>,
+    /// Write every case to FILE: .jsonl (as cases finish) or .json.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the summary and every case as JSON instead of the matrix.
     #[arg(long)]
     pub json: bool,
 }

@@ -3,6 +3,7 @@
 
 mod bench;
 mod embed;
+mod eval;
 mod generate;
 mod models;
 mod tokenize;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Models(ModelsCommand::List { json }) => models::list(&models_dir, json),
         Command::Generate(args) => generate::run(&models_dir, args),
         Command::Embed(args) => embed::run(&models_dir, args),
+        Command::Eval(args) => eval::run(&models_dir, args),
         Command::Tokenize(args) => tokenize::run(&models_dir, args),
         Command::Bench(BenchCommand::Engine(args)) => bench::engine(&models_dir, args),
     }

@@ -1,0 +1,123 @@
+//! `local:MODEL`: the embedded engine. The model is loaded once and stays resident; calls
+//! are serialised on it (the engine runs one sequence at a time and uses every core).
+
+use crate::{Provider, ProviderError, Request, Response, Usage};
+use incant_engine::generate::GenerateRequest;
+use incant_engine::{ChatMessage, ChatModel, SamplingParams};
+use incant_models::{resolve, ModelKind};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A local chat model.
+pub struct Local {
+    id: String,
+    model: Mutex<ChatModel>,
+}
+
+impl Local {
+    /// Resolves and loads `model` (a short name or a .gguf path).
+    pub fn load(id: &str, model: &str, models_dir: &Path) -> Result<Self, ProviderError> {
+        let resolved = resolve(model, models_dir, ModelKind::Chat).map_err(|e| {
+            let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+            ProviderError::Config(format!("{id}: {e}{hint}"))
+        })?;
+        let model = ChatModel::load(&resolved.path)
+            .map_err(|e| ProviderError::Config(format!("{id}: {e}")))?;
+        Ok(Self {
+            id: id.to_string(),
+            model: Mutex::new(model),
+        })
+    }
+}
+
+/// Sampling settings from request parameters; incant's default for suites is greedy, so a
+/// suite gives the same results twice unless it asks for sampling.
+fn generate_request(req: &Request) -> Result<GenerateRequest, ProviderError> {
+    let p = &req.params;
+    let mut sampling = SamplingParams::greedy();
+    if let Some(t) = req.num("temperature") {
+        sampling.temperature = t as f32;
+    }
+    if let Some(v) = req.num("top_p") {
+        sampling.top_p = v as f32;
+    }
+    if let Some(v) = p.get("top_k").and_then(Value::as_u64) {
+        sampling.top_k = v as usize;
+    }
+    if let Some(v) = req.num("min_p") {
+        sampling.min_p = v as f32;
+    }
+    if let Some(v) = req.num("repeat_penalty") {
+        sampling.repeat_penalty = v as f32;
+    }
+    if let Some(v) = p.get("seed").and_then(Value::as_u64) {
+        sampling.seed = v;
+    }
+    let stop = match p.get("stop") {
+        None => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        Some(_) => {
+            return Err(ProviderError::Config(
+                "`stop` must be a string or a list".into(),
+            ))
+        }
+    };
+    let max_tokens = p
+        .get("max_tokens")
+        .or_else(|| p.get("maxTokens"))
+        .and_then(Value::as_u64)
+        .unwrap_or(256) as usize;
+    Ok(GenerateRequest {
+        sampling,
+        max_tokens,
+        stop,
+        logprobs: true,
+        ignore_eos: false,
+    })
+}
+
+impl Provider for Local {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn max_concurrency(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    fn call(&self, req: &Request) -> Result<Response, ProviderError> {
+        let gen = generate_request(req)?;
+        let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
+        let ids = if req.chat {
+            let messages: Vec<ChatMessage> = req
+                .messages
+                .iter()
+                .map(|m| ChatMessage::new(m.role.clone(), m.content.clone()))
+                .collect();
+            let text = model
+                .render_chat(&messages)
+                .map_err(|e| ProviderError::Call(e.to_string()))?;
+            model.encode(&text, true)
+        } else {
+            model.encode(&req.text(), false)
+        };
+        let out = model
+            .generate(&ids, &gen, &mut |_| {})
+            .map_err(|e| ProviderError::Call(e.to_string()))?;
+        Ok(Response {
+            usage: Some(Usage {
+                prompt_tokens: out.prompt_tokens,
+                completion_tokens: out.token_ids.len(),
+            }),
+            output: out.text,
+            cost: Some(0.0),
+            logprobs: out.logprobs,
+        })
+    }
+}

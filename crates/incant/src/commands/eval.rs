@@ -1,0 +1,246 @@
+//! `incant eval`: run a suite and show the matrix.
+
+use crate::cli::EvalArgs;
+use crate::report::{input_error, paint};
+use anyhow::{Context as _, Result};
+use incant_eval::runner::{self, CaseResult, Target};
+use incant_prompt::{PromptError, PromptFile, Suite};
+use incant_provider::{from_spec, Provider, ProviderError};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+fn prompt_error(e: PromptError) -> anyhow::Error {
+    input_error(e.to_string(), e.hint.as_deref())
+}
+
+pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
+    let suite_path = args.config.clone().unwrap_or(args.suite.clone());
+    let suite = Suite::load(&suite_path).map_err(prompt_error)?;
+    let mut prompts = Vec::new();
+    for p in &suite.prompt_files {
+        prompts.push(PromptFile::load(p).map_err(prompt_error)?);
+    }
+    for (i, text) in suite.inline_prompts.iter().enumerate() {
+        let label = format!("{}#inline-{}", suite.path.display(), i + 1);
+        prompts.push(PromptFile::parse(Path::new(&label), text).map_err(prompt_error)?);
+    }
+    if prompts.is_empty() || suite.providers.is_empty() || suite.tests.is_empty() {
+        return Err(input_error(
+            format!(
+                "{}: the suite needs prompts, providers and tests",
+                suite.path.display()
+            ),
+            Some("see examples/quickstart/incant.yaml for a complete suite"),
+        ));
+    }
+    let assertions = runner::parse_assertions(&suite.tests)
+        .map_err(|e| input_error(e, Some("see `incant eval --help` for the assertion types")))?;
+    let providers: Vec<Box<dyn Provider>> = suite
+        .providers
+        .iter()
+        .map(|p| {
+            from_spec(&p.id, &p.config, models_dir).map_err(|e| match e {
+                ProviderError::Config(m) => {
+                    input_error(format!("{}: {m}", suite.path.display()), None)
+                }
+                other => anyhow::anyhow!(other),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let targets: Vec<Target<'_>> = suite
+        .providers
+        .iter()
+        .zip(&providers)
+        .map(|(spec, p)| Target {
+            label: spec.label.clone().unwrap_or_else(|| spec.id.clone()),
+            provider: p.as_ref(),
+            config: spec.config.clone(),
+        })
+        .collect();
+    let repeat = args.repeat.map_or(suite.options.repeat, usize::from);
+    let concurrency = args
+        .max_concurrency
+        .map_or(suite.options.max_concurrency, usize::from);
+    let total = prompts.len() * targets.len() * suite.tests.len() * repeat;
+
+    let mut jsonl = match &args.output {
+        Some(p) if p.extension().is_some_and(|e| e == "jsonl") => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
+        )),
+        Some(p) if p.extension().is_some_and(|e| e == "json") => None,
+        Some(p) => {
+            return Err(input_error(
+                format!("unsupported output file {}", p.display()),
+                Some("use a .jsonl or .json file"),
+            ))
+        }
+        None => None,
+    };
+    let bar = if std::io::stderr().is_terminal() && !args.json {
+        let b = ProgressBar::new(total as u64);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {pos}/{len} cases, {msg} failed, eta {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        b.set_message("0");
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut results: Vec<CaseResult> = Vec::with_capacity(total);
+    let mut failed = 0usize;
+    let mut write_error = None;
+    runner::run(
+        &prompts,
+        &targets,
+        &suite.tests,
+        &assertions,
+        repeat,
+        concurrency,
+        |r| {
+            failed += usize::from(!r.pass);
+            bar.inc(1);
+            bar.set_message(failed.to_string());
+            if let Some(w) = jsonl.as_mut() {
+                if let Err(e) = serde_json::to_writer(&mut *w, &r)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| w.write_all(b"\n"))
+                {
+                    write_error.get_or_insert(e);
+                }
+            }
+            results.push(r);
+        },
+    );
+    bar.finish_and_clear();
+    if let Some(e) = write_error {
+        return Err(e).context("writing the results file");
+    }
+    if let Some(mut w) = jsonl {
+        w.flush()?;
+    }
+    results.sort_by_key(|r| r.index);
+    if let Some(p) = args
+        .output
+        .as_ref()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
+        std::fs::write(p, serde_json::to_string_pretty(&results)?)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if args.json {
+        let v = serde_json::json!({
+            "suite": suite.path,
+            "total": results.len(),
+            "passed": results.len() - failed,
+            "failed": failed,
+            "results": results,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print_matrix(&prompts, &targets, &results);
+        print_failures(&results);
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_matrix(prompts: &[PromptFile], targets: &[Target<'_>], results: &[CaseResult]) {
+    let mut cells: BTreeMap<(&str, &str), (usize, usize, f64)> = BTreeMap::new();
+    for r in results {
+        let c = cells
+            .entry((r.prompt.as_str(), r.provider.as_str()))
+            .or_default();
+        c.0 += usize::from(r.pass);
+        c.1 += 1;
+        c.2 += r.latency_ms;
+    }
+    let width = prompts
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 30);
+    let mut header = format!("{:width$}", "prompt");
+    for t in targets {
+        header.push_str(&format!("  {:>22}", truncate(&t.label, 22)));
+    }
+    println!("{}", paint(&header, "1"));
+    for p in prompts {
+        let mut line = format!("{:width$}", truncate(&p.name, width));
+        for t in targets {
+            let (pass, n, ms) = cells
+                .get(&(p.name.as_str(), t.label.as_str()))
+                .copied()
+                .unwrap_or_default();
+            let cell = format!(
+                "{pass}/{n} pass, {:.0} ms",
+                if n > 0 { ms / n as f64 } else { 0.0 }
+            );
+            let colored = if pass == n {
+                paint(&format!("{cell:>22}"), "32")
+            } else {
+                paint(&format!("{cell:>22}"), "31")
+            };
+            line.push_str("  ");
+            line.push_str(&colored);
+        }
+        println!("{line}");
+    }
+    let passed = results.iter().filter(|r| r.pass).count();
+    println!("\n{passed}/{} cases passed", results.len());
+}
+
+fn print_failures(results: &[CaseResult]) {
+    const SHOWN: usize = 10;
+    let failures: Vec<&CaseResult> = results.iter().filter(|r| !r.pass).collect();
+    for r in failures.iter().take(SHOWN) {
+        let vars: Vec<String> = r
+            .vars
+            .iter()
+            .map(|(k, v)| format!("{k}={}", truncate(&v.to_string(), 30)))
+            .collect();
+        println!(
+            "\n{} {} × {} [{}]",
+            paint("FAIL", "1;31"),
+            r.prompt,
+            r.provider,
+            vars.join(", ")
+        );
+        if let Some(e) = &r.error {
+            println!("  error: {e}");
+            continue;
+        }
+        if let Some(o) = &r.output {
+            println!("  output: {}", truncate(&o.replace('\n', " "), 100));
+        }
+        for a in r.assertions.iter().filter(|a| !a.grade.pass) {
+            println!("  {}: {}", a.kind, a.grade.reason);
+        }
+    }
+    if failures.len() > SHOWN {
+        println!(
+            "\n… and {} more failing cases (-o results.jsonl for all)",
+            failures.len() - SHOWN
+        );
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
