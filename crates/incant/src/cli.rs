@@ -77,6 +77,14 @@ pub enum Command {
     ///   incant eval examples/quickstart
     ///   incant eval -c suite.yaml -j 8 -o results.jsonl
     Eval(EvalArgs),
+    /// Stored eval runs: list, show, export.
+    Runs {
+        /// The run store (SQLite) [env: INCANT_DB] [default: .incant/incant.db].
+        #[arg(long, value_name = "FILE", env = "INCANT_DB", global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        command: RunsCommand,
+    },
     /// Measure the local engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -174,6 +182,48 @@ pub struct EvalArgs {
     /// Print the summary and every case as JSON instead of the matrix.
     #[arg(long)]
     pub json: bool,
+    /// The run store (SQLite) [env: INCANT_DB] [default: .incant/incant.db].
+    #[arg(long, value_name = "FILE", env = "INCANT_DB")]
+    pub db: Option<PathBuf>,
+    /// Do not record the run in the store.
+    #[arg(long)]
+    pub no_store: bool,
+}
+
+/// `incant runs ...`
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List the stored runs, newest first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run: its summary and its failing cases (`latest` for the newest).
+    Show {
+        /// Run id, or `latest`.
+        run: String,
+        /// Print JSON (every case).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write every case of a run to stdout.
+    Export {
+        /// Run id, or `latest`.
+        run: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+    },
+}
+
+/// Formats of `incant runs export`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// One JSON array.
+    Json,
 }
 
 /// Arguments of `incant embed`.

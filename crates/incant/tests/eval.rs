@@ -12,8 +12,14 @@ fn models_dir() -> PathBuf {
 }
 
 fn incant(args: &[&str]) -> Output {
+    let db = std::env::temp_dir().join(format!("incant-eval-test-{}.db", std::process::id()));
+    incant_db(args, &db)
+}
+
+fn incant_db(args: &[&str], db: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_incant"))
         .args(args)
+        .env("INCANT_DB", db)
         .env("INCANT_MODELS", models_dir())
         .env("NO_COLOR", "1")
         .output()
@@ -148,4 +154,50 @@ fn quickstart_on_the_local_model_finds_the_weaker_prompt() {
             ("capital-terse".to_string(), "Spain".to_string())
         ]
     );
+}
+
+#[test]
+fn runs_are_stored_and_can_be_listed_shown_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("store/incant.db");
+    write(d, "a.prompt", "Say {{ word }}");
+    write(d, "incant.yaml", "prompts: [a.prompt]\nproviders: [echo]\ntests:\n  - vars: {word: [hi, yo, no]}\n    assert: [{type: not-contains, value: 'no'}]\n");
+    let o = incant_db(&["eval", d.to_str().unwrap(), "--json"], &db);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = v["run_id"].as_str().unwrap().to_string();
+
+    let o = incant_db(&["runs", "list", "--json"], &db);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(runs[0]["id"], id.as_str());
+    assert_eq!(
+        (runs[0]["done"].as_u64(), runs[0]["passed"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(runs[0]["status"], "finished");
+
+    let o = incant_db(&["runs", "show", "latest"], &db);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("3/3 cases stored, 2 passed") && text.contains("FAIL #2"),
+        "{text}"
+    );
+
+    let o = incant_db(&["runs", "export", &id, "--format", "jsonl"], &db);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["vars"]["word"], "no");
+    let o = incant_db(&["runs", "export", "latest", "--format", "json"], &db);
+    let all: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 3);
+
+    let o = incant_db(&["runs", "show", "r0-0"], &db);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no run `r0-0`"));
+    let o = incant_db(&["runs", "list"], &d.join("missing.db"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no run store"));
 }

@@ -6,6 +6,7 @@ use anyhow::{Context as _, Result};
 use incant_eval::runner::{self, CaseResult, Target};
 use incant_prompt::{PromptError, PromptFile, Suite};
 use incant_provider::{from_spec, Provider, ProviderError};
+use incant_store::{Store, StoredCase};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -93,6 +94,27 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
+    let store = if args.no_store {
+        None
+    } else {
+        let path = super::runs::db_path(args.db.clone());
+        Some(Store::open(&path)?)
+    };
+    let config = serde_json::json!({
+        "suite": suite.path, "repeat": repeat, "concurrency": concurrency,
+        "prompts": prompts.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version.as_ref().map(ToString::to_string)})).collect::<Vec<_>>(),
+        "providers": targets.iter().map(|t| &t.label).collect::<Vec<_>>(),
+    });
+    let run_id = match &store {
+        Some(s) => Some(s.begin_run(
+            &suite.path.display().to_string(),
+            suite.description.as_deref(),
+            total,
+            &config.to_string(),
+        )?),
+        None => None,
+    };
+    let mut store_error = None;
     let mut results: Vec<CaseResult> = Vec::with_capacity(total);
     let mut failed = 0usize;
     let mut write_error = None;
@@ -107,6 +129,19 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
             failed += usize::from(!r.pass);
             bar.inc(1);
             bar.set_message(failed.to_string());
+            if let (Some(s), Some(id)) = (&store, &run_id) {
+                let case = StoredCase {
+                    idx: r.index,
+                    prompt: r.prompt.clone(),
+                    provider: r.provider.clone(),
+                    pass: r.pass,
+                    score: r.score,
+                    result: serde_json::to_string(&r).unwrap_or_default(),
+                };
+                if let Err(e) = s.record(id, &case) {
+                    store_error.get_or_insert(e);
+                }
+            }
             if let Some(w) = jsonl.as_mut() {
                 if let Err(e) = serde_json::to_writer(&mut *w, &r)
                     .map_err(std::io::Error::from)
@@ -119,6 +154,12 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         },
     );
     bar.finish_and_clear();
+    if let (Some(s), Some(id)) = (&store, &run_id) {
+        s.finish_run(id, "finished")?;
+    }
+    if let Some(e) = store_error {
+        return Err(e).context("recording the run");
+    }
     if let Some(e) = write_error {
         return Err(e).context("writing the results file");
     }
@@ -140,12 +181,16 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
             "total": results.len(),
             "passed": results.len() - failed,
             "failed": failed,
+            "run_id": run_id,
             "results": results,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print_matrix(&prompts, &targets, &results);
         print_failures(&results);
+        if let Some(id) = &run_id {
+            println!("\nrun {id} stored; `incant runs show {id}`");
+        }
     }
     Ok(if failed > 0 {
         ExitCode::from(1)

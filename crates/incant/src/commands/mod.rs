@@ -6,6 +6,7 @@ mod embed;
 mod eval;
 mod generate;
 mod models;
+mod runs;
 mod tokenize;
 
 use crate::cli::{BenchCommand, Cli, Command, ModelsCommand};
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Generate(args) => generate::run(&models_dir, args),
         Command::Embed(args) => embed::run(&models_dir, args),
         Command::Eval(args) => eval::run(&models_dir, args),
+        Command::Runs { db, command } => runs::run(&runs::db_path(db), command),
         Command::Tokenize(args) => tokenize::run(&models_dir, args),
         Command::Bench(BenchCommand::Engine(args)) => bench::engine(&models_dir, args),
     }
