@@ -10,7 +10,8 @@ use crate::assertions::{Assertion, Context, Grade};
 use incant_prompt::{PromptFile, TestCase};
 use incant_provider::{Provider, Request, Usage};
 use serde_json::{Map, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -25,7 +26,7 @@ pub struct Target<'a> {
 }
 
 /// One assertion's verdict within a case.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AssertionResult {
     /// The assertion type as written (`not-contains` ...).
     #[serde(rename = "type")]
@@ -36,7 +37,7 @@ pub struct AssertionResult {
 }
 
 /// The outcome of one case.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CaseResult {
     /// Position in the run (prompt-major, then provider, test, repeat).
     pub index: usize,
@@ -92,48 +93,75 @@ pub fn parse_assertions(tests: &[TestCase]) -> Result<Vec<Vec<(String, Assertion
         .collect()
 }
 
-/// Runs every case, calling `on_result` on the caller's thread as each finishes.
+/// What to run: the matrix of a suite.
+pub struct Plan<'a> {
+    /// Prompts, in order.
+    pub prompts: &'a [PromptFile],
+    /// Providers, in order.
+    pub targets: &'a [Target<'a>],
+    /// Expanded test cases.
+    pub tests: &'a [TestCase],
+    /// Parsed assertions per test ([`parse_assertions`]).
+    pub assertions: &'a [Vec<(String, Assertion)>],
+    /// Runs of each case.
+    pub repeat: usize,
+}
+
+impl Plan<'_> {
+    /// Number of cases: prompts x providers x tests x repeats.
+    pub fn total(&self) -> usize {
+        self.prompts.len() * self.targets.len() * self.tests.len() * self.repeat.max(1)
+    }
+}
+
+/// Runs every case whose index is not in `skip`, calling `on_result` on the caller's thread
+/// as each finishes. Once `stop` is set no new case starts; cases in flight finish.
 pub fn run(
-    prompts: &[PromptFile],
-    targets: &[Target<'_>],
-    tests: &[TestCase],
-    assertions: &[Vec<(String, Assertion)>],
-    repeat: usize,
+    plan: &Plan<'_>,
     concurrency: usize,
+    skip: &HashSet<usize>,
+    stop: &AtomicBool,
     mut on_result: impl FnMut(CaseResult),
 ) {
-    let repeat = repeat.max(1);
-    let per_prompt = targets.len() * tests.len() * repeat;
-    let total = prompts.len() * per_prompt;
+    let repeat = plan.repeat.max(1);
+    let per_prompt = plan.targets.len() * plan.tests.len() * repeat;
+    let todo: Vec<usize> = (0..plan.total()).filter(|i| !skip.contains(i)).collect();
     let next = AtomicUsize::new(0);
     // Providers that take one call at a time (the local engine) get a turnstile, entered
     // before the clock starts.
-    let gates: Vec<Option<std::sync::Mutex<()>>> = targets
+    let gates: Vec<Option<std::sync::Mutex<()>>> = plan
+        .targets
         .iter()
         .map(|t| (t.provider.max_concurrency() == Some(1)).then(|| std::sync::Mutex::new(())))
         .collect();
     let (tx, rx) = mpsc::channel::<CaseResult>();
     std::thread::scope(|scope| {
-        for _ in 0..concurrency.clamp(1, total.max(1)) {
+        for _ in 0..concurrency.clamp(1, todo.len().max(1)) {
             let tx = tx.clone();
-            let (next, gates) = (&next, &gates);
+            let (next, gates, todo) = (&next, &gates, &todo);
             scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
+                if stop.load(Ordering::Relaxed) {
                     break;
                 }
+                let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
                 let (p, rest) = (i / per_prompt, i % per_prompt);
-                let (t_idx, rest) = (rest / (tests.len() * repeat), rest % (tests.len() * repeat));
+                let per_target = plan.tests.len() * repeat;
+                let (t_idx, rest) = (rest / per_target, rest % per_target);
                 let (test, rep) = (rest / repeat, rest % repeat);
                 let _turn = gates[t_idx]
                     .as_ref()
                     .map(|g| g.lock().unwrap_or_else(|e| e.into_inner()));
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 let result = run_case(
                     i,
-                    &prompts[p],
-                    &targets[t_idx],
-                    &tests[test],
-                    &assertions[test],
+                    &plan.prompts[p],
+                    &plan.targets[t_idx],
+                    &plan.tests[test],
+                    &plan.assertions[test],
                     rep,
                 );
                 if tx.send(result).is_err() {
@@ -257,8 +285,15 @@ mod tests {
             })
             .collect();
         let parsed = parse_assertions(&tests).unwrap();
+        let plan = Plan {
+            prompts: &prompts,
+            targets: &targets,
+            tests: &tests,
+            assertions: &parsed,
+            repeat: 2,
+        };
         let mut results = Vec::new();
-        run(&prompts, &targets, &tests, &parsed, 2, 3, |r| {
+        run(&plan, 3, &HashSet::new(), &AtomicBool::new(false), |r| {
             results.push(r)
         });
         assert_eq!(results.len(), 8);
@@ -285,8 +320,16 @@ mod tests {
             assert: vec![],
             origin: "t".into(),
         }];
+        let none = [vec![]];
+        let plan = Plan {
+            prompts: &prompts,
+            targets: &targets,
+            tests: &tests,
+            assertions: &none,
+            repeat: 1,
+        };
         let mut results = Vec::new();
-        run(&prompts, &targets, &tests, &[vec![]], 1, 1, |r| {
+        run(&plan, 1, &HashSet::new(), &AtomicBool::new(false), |r| {
             results.push(r)
         });
         assert!(!results[0].pass);
@@ -295,6 +338,48 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("undefined variable `missing`"));
+    }
+
+    #[test]
+    fn skipped_cases_are_not_run_and_stop_starts_nothing() {
+        let prompts = vec![PromptFile::parse(Path::new("a.prompt"), "Say {{ w }}").unwrap()];
+        let echo = Echo;
+        let targets = vec![Target {
+            label: "echo".into(),
+            provider: &echo,
+            config: Map::new(),
+        }];
+        let tests: Vec<TestCase> = (0..5)
+            .map(|i| TestCase {
+                description: None,
+                vars: json!({"w": i}).as_object().unwrap().clone(),
+                assert: vec![],
+                origin: "t".into(),
+            })
+            .collect();
+        let asserts = vec![vec![]; 5];
+        let plan = Plan {
+            prompts: &prompts,
+            targets: &targets,
+            tests: &tests,
+            assertions: &asserts,
+            repeat: 1,
+        };
+        let mut seen = Vec::new();
+        run(
+            &plan,
+            2,
+            &HashSet::from([0, 3]),
+            &AtomicBool::new(false),
+            |r| seen.push(r.index),
+        );
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 2, 4]);
+        let mut none = Vec::new();
+        run(&plan, 2, &HashSet::new(), &AtomicBool::new(true), |r| {
+            none.push(r.index)
+        });
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -186,8 +186,11 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE", env = "INCANT_DB")]
     pub db: Option<PathBuf>,
     /// Do not record the run in the store.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub no_store: bool,
+    /// Finish an interrupted run (its id, or `latest`) without redoing finished cases.
+    #[arg(long, value_name = "RUN")]
+    pub resume: Option<String>,
 }
 
 /// `incant runs ...`

@@ -201,3 +201,93 @@ fn runs_are_stored_and_can_be_listed_shown_and_exported() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no run store"));
 }
+
+#[test]
+fn interrupted_runs_resume_without_redoing_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("incant.db");
+    let calls = d.join("calls.log");
+    write(d, "a.prompt", "n{{ i }}");
+    // Each call is logged, so the test can count how often every case ran.
+    let cmd = format!(
+        "exec:read line; echo \"$line\" >> {}; sleep 0.2; echo ok",
+        calls.display()
+    );
+    let suite = format!(
+        "prompts: [a.prompt]\nproviders: [{cmd:?}]\ntests:\n  - vars: {{i: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]}}\n    assert: [{{type: equals, value: ok}}]\noptions: {{maxConcurrency: 2}}\n"
+    );
+    write(d, "incant.yaml", &suite);
+
+    // kill -9 in the middle of the run: what finished is in the store.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_incant"))
+        .args(["eval", d.to_str().unwrap(), "--json"])
+        .env("INCANT_DB", &db)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let o = incant_db(&["runs", "list", "--json"], &db);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let done = runs[0]["done"].as_u64().unwrap();
+    assert!(done > 0 && done < 12, "killed after {done} cases");
+    assert_eq!(runs[0]["status"], "running");
+
+    let o = incant_db(&["eval", "--resume", "latest", "--json"], &db);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["total"].as_u64(), v["passed"].as_u64()),
+        (Some(12), Some(12))
+    );
+    let o = incant_db(&["runs", "show", "latest", "--json"], &db);
+    let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(shown["run"]["status"], "finished");
+    assert_eq!(shown["results"].as_array().unwrap().len(), 12);
+    // Every case ran once, except those in flight when the process was killed (at most the
+    // two workers' cases), which ran again.
+    let log = std::fs::read_to_string(&calls).unwrap();
+    let runs_of = |i: usize| log.lines().filter(|l| *l == format!("n{i}")).count();
+    let extra: usize = (0..12).map(|i| runs_of(i) - 1).sum();
+    assert!((0..12).all(|i| runs_of(i) >= 1));
+    assert!(extra <= 2, "{extra} cases ran twice:\n{log}");
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("incant.db");
+    write(d, "a.prompt", "n{{ i }}");
+    write(
+        d,
+        "incant.yaml",
+        "prompts: [a.prompt]\nproviders: ['exec:sleep 0.2; echo ok']\ntests:\n  - vars: {i: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}\noptions: {maxConcurrency: 1}\n",
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_incant"))
+        .args(["eval", d.to_str().unwrap()])
+        .env("INCANT_DB", &db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("incant eval --resume r"),
+        "{}",
+        stderr(&o)
+    );
+    let o = incant_db(&["runs", "list", "--json"], &db);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(runs[0]["status"], "interrupted");
+    assert!(runs[0]["done"].as_u64().unwrap() < 10);
+}

@@ -109,7 +109,7 @@ pub struct Context<'a> {
 }
 
 /// The verdict on one assertion.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Grade {
     /// Whether it passed.
     pub pass: bool,

@@ -17,8 +17,52 @@ fn prompt_error(e: PromptError) -> anyhow::Error {
     input_error(e.to_string(), e.hint.as_deref())
 }
 
+/// The run being resumed: its id, its stored results, and the suite it ran.
+struct Resumed {
+    id: String,
+    results: Vec<CaseResult>,
+    suite: std::path::PathBuf,
+    repeat: usize,
+    total: usize,
+}
+
+fn resumed(store: &Store, run: &str) -> Result<Resumed> {
+    let summary = store.run(run).map_err(|e| {
+        input_error(
+            e.to_string(),
+            Some("`incant runs list` shows the stored runs"),
+        )
+    })?;
+    let config: serde_json::Value = serde_json::from_str(&store.run_config(&summary.id)?)?;
+    let mut results = Vec::new();
+    store.for_each_case(&summary.id, |c| {
+        if let Ok(r) = serde_json::from_str::<CaseResult>(&c.result) {
+            results.push(r);
+        }
+    })?;
+    Ok(Resumed {
+        id: summary.id,
+        results,
+        suite: config["suite"].as_str().unwrap_or(&summary.suite).into(),
+        repeat: config["repeat"].as_u64().unwrap_or(1) as usize,
+        total: summary.total,
+    })
+}
+
 pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
-    let suite_path = args.config.clone().unwrap_or(args.suite.clone());
+    let store = if args.no_store {
+        None
+    } else {
+        Some(Store::open(&super::runs::db_path(args.db.clone()))?)
+    };
+    let resume = match (&args.resume, &store) {
+        (Some(run), Some(s)) => Some(resumed(s, run)?),
+        _ => None,
+    };
+    let suite_path = match &resume {
+        Some(r) => r.suite.clone(),
+        None => args.config.clone().unwrap_or(args.suite.clone()),
+    };
     let suite = Suite::load(&suite_path).map_err(prompt_error)?;
     let mut prompts = Vec::new();
     for p in &suite.prompt_files {
@@ -61,11 +105,44 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
             config: spec.config.clone(),
         })
         .collect();
-    let repeat = args.repeat.map_or(suite.options.repeat, usize::from);
+    let repeat = match &resume {
+        Some(r) => r.repeat,
+        None => args.repeat.map_or(suite.options.repeat, usize::from),
+    };
     let concurrency = args
         .max_concurrency
         .map_or(suite.options.max_concurrency, usize::from);
-    let total = prompts.len() * targets.len() * suite.tests.len() * repeat;
+    let plan = runner::Plan {
+        prompts: &prompts,
+        targets: &targets,
+        tests: &suite.tests,
+        assertions: &assertions,
+        repeat,
+    };
+    let total = plan.total();
+    if let Some(r) = resume.as_ref().filter(|r| r.total != total) {
+        return Err(input_error(
+            format!(
+                "run {} had {} cases but {} now expands to {total}",
+                r.id,
+                r.total,
+                suite.path.display()
+            ),
+            Some("the suite changed since the run; start a new run"),
+        ));
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C while cases finish falls back to the default (exit at once; the
+        // store keeps every finished case either way).
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping: finishing the cases in flight (Ctrl-C again to quit now)");
+        });
+    }
 
     let mut jsonl = match &args.output {
         Some(p) if p.extension().is_some_and(|e| e == "jsonl") => Some(std::io::BufWriter::new(
@@ -94,68 +171,65 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
     } else {
         ProgressBar::hidden()
     };
-    let store = if args.no_store {
-        None
-    } else {
-        let path = super::runs::db_path(args.db.clone());
-        Some(Store::open(&path)?)
-    };
     let config = serde_json::json!({
         "suite": suite.path, "repeat": repeat, "concurrency": concurrency,
         "prompts": prompts.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version.as_ref().map(ToString::to_string)})).collect::<Vec<_>>(),
         "providers": targets.iter().map(|t| &t.label).collect::<Vec<_>>(),
     });
-    let run_id = match &store {
-        Some(s) => Some(s.begin_run(
+    let run_id = match (&store, &resume) {
+        (Some(_), Some(r)) => Some(r.id.clone()),
+        (Some(s), None) => Some(s.begin_run(
             &suite.path.display().to_string(),
             suite.description.as_deref(),
             total,
             &config.to_string(),
         )?),
-        None => None,
+        (None, _) => None,
     };
     let mut store_error = None;
-    let mut results: Vec<CaseResult> = Vec::with_capacity(total);
-    let mut failed = 0usize;
+    let mut results: Vec<CaseResult> = resume.map(|r| r.results).unwrap_or_default();
+    let skip: std::collections::HashSet<usize> = results.iter().map(|r| r.index).collect();
+    let mut failed = results.iter().filter(|r| !r.pass).count();
+    bar.inc(skip.len() as u64);
     let mut write_error = None;
-    runner::run(
-        &prompts,
-        &targets,
-        &suite.tests,
-        &assertions,
-        repeat,
-        concurrency,
-        |r| {
-            failed += usize::from(!r.pass);
-            bar.inc(1);
-            bar.set_message(failed.to_string());
-            if let (Some(s), Some(id)) = (&store, &run_id) {
-                let case = StoredCase {
-                    idx: r.index,
-                    prompt: r.prompt.clone(),
-                    provider: r.provider.clone(),
-                    pass: r.pass,
-                    score: r.score,
-                    result: serde_json::to_string(&r).unwrap_or_default(),
-                };
-                if let Err(e) = s.record(id, &case) {
-                    store_error.get_or_insert(e);
-                }
+    runner::run(&plan, concurrency, &skip, &stop, |r| {
+        failed += usize::from(!r.pass);
+        bar.inc(1);
+        bar.set_message(failed.to_string());
+        if let (Some(s), Some(id)) = (&store, &run_id) {
+            let case = StoredCase {
+                idx: r.index,
+                prompt: r.prompt.clone(),
+                provider: r.provider.clone(),
+                pass: r.pass,
+                score: r.score,
+                result: serde_json::to_string(&r).unwrap_or_default(),
+            };
+            if let Err(e) = s.record(id, &case) {
+                store_error.get_or_insert(e);
             }
-            if let Some(w) = jsonl.as_mut() {
-                if let Err(e) = serde_json::to_writer(&mut *w, &r)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| w.write_all(b"\n"))
-                {
-                    write_error.get_or_insert(e);
-                }
+        }
+        if let Some(w) = jsonl.as_mut() {
+            if let Err(e) = serde_json::to_writer(&mut *w, &r)
+                .map_err(std::io::Error::from)
+                .and_then(|()| w.write_all(b"\n"))
+            {
+                write_error.get_or_insert(e);
             }
-            results.push(r);
-        },
-    );
+        }
+        results.push(r);
+    });
     bar.finish_and_clear();
+    let interrupted = stop.load(std::sync::atomic::Ordering::SeqCst) && results.len() < total;
     if let (Some(s), Some(id)) = (&store, &run_id) {
-        s.finish_run(id, "finished")?;
+        s.finish_run(
+            id,
+            if interrupted {
+                "interrupted"
+            } else {
+                "finished"
+            },
+        )?;
     }
     if let Some(e) = store_error {
         return Err(e).context("recording the run");
@@ -179,6 +253,7 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         let v = serde_json::json!({
             "suite": suite.path,
             "total": results.len(),
+            "planned": total,
             "passed": results.len() - failed,
             "failed": failed,
             "run_id": run_id,
@@ -191,6 +266,14 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         if let Some(id) = &run_id {
             println!("\nrun {id} stored; `incant runs show {id}`");
         }
+    }
+    if interrupted {
+        let how = match &run_id {
+            Some(id) => format!("resume with `incant eval --resume {id}`"),
+            None => "the run was not stored (--no-store); run it again".into(),
+        };
+        eprintln!("interrupted after {}/{total} cases; {how}", results.len());
+        return Ok(ExitCode::from(130));
     }
     Ok(if failed > 0 {
         ExitCode::from(1)
