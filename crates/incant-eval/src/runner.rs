@@ -67,6 +67,9 @@ pub struct CaseResult {
     pub usage: Option<Usage>,
     /// Cost in dollars.
     pub cost: Option<f64>,
+    /// Whether the response came from the cache.
+    #[serde(default)]
+    pub cached: bool,
 }
 
 /// Parses every test's assertions up front, so a bad assertion stops the run before any
@@ -93,6 +96,44 @@ pub fn parse_assertions(tests: &[TestCase]) -> Result<Vec<Vec<(String, Assertion
         .collect()
 }
 
+/// Where responses are cached between runs. Implementations must be thread-safe: workers
+/// call them concurrently.
+pub trait ResponseCache: Sync {
+    /// The stored response for a request hash.
+    fn get(&self, key: &str) -> Option<String>;
+    /// Stores a successful response.
+    fn put(&self, key: &str, value: &str);
+}
+
+/// The cache key of a request: sha256 over the provider id, its configuration, the rendered
+/// messages and every parameter (the whole request, so two different requests never share
+/// an entry).
+pub fn cache_key(provider: &str, req: &Request) -> String {
+    use sha2::{Digest, Sha256};
+    let messages: Vec<(&str, &str)> = req
+        .messages
+        .iter()
+        .map(|m| (m.role.as_str(), m.content.as_str()))
+        .collect();
+    let v = serde_json::json!({
+        "provider": provider,
+        "chat": req.chat,
+        "messages": messages,
+        "params": req.params,
+    });
+    Sha256::digest(v.to_string().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A cached call: the response and the latency it had when it was made.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedCall {
+    response: incant_provider::Response,
+    latency_ms: f64,
+}
+
 /// What to run: the matrix of a suite.
 pub struct Plan<'a> {
     /// Prompts, in order.
@@ -105,6 +146,8 @@ pub struct Plan<'a> {
     pub assertions: &'a [Vec<(String, Assertion)>],
     /// Runs of each case.
     pub repeat: usize,
+    /// Response cache, if enabled.
+    pub cache: Option<&'a dyn ResponseCache>,
 }
 
 impl Plan<'_> {
@@ -156,14 +199,15 @@ pub fn run(
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let result = run_case(
-                    i,
-                    &plan.prompts[p],
-                    &plan.targets[t_idx],
-                    &plan.tests[test],
-                    &plan.assertions[test],
-                    rep,
-                );
+                let case = Case {
+                    index: i,
+                    prompt: &plan.prompts[p],
+                    target: &plan.targets[t_idx],
+                    test: &plan.tests[test],
+                    assertions: &plan.assertions[test],
+                    repeat: rep,
+                };
+                let result = run_case(&case, plan.cache);
                 if tx.send(result).is_err() {
                     break;
                 }
@@ -176,14 +220,25 @@ pub fn run(
     });
 }
 
-fn run_case(
+/// One cell of the matrix.
+struct Case<'a> {
     index: usize,
-    prompt: &PromptFile,
-    target: &Target<'_>,
-    test: &TestCase,
-    assertions: &[(String, Assertion)],
+    prompt: &'a PromptFile,
+    target: &'a Target<'a>,
+    test: &'a TestCase,
+    assertions: &'a [(String, Assertion)],
     repeat: usize,
-) -> CaseResult {
+}
+
+fn run_case(case: &Case<'_>, cache: Option<&dyn ResponseCache>) -> CaseResult {
+    let Case {
+        index,
+        prompt,
+        target,
+        test,
+        assertions,
+        repeat,
+    } = *case;
     let mut result = CaseResult {
         index,
         prompt: prompt.name.clone(),
@@ -199,6 +254,7 @@ fn run_case(
         latency_ms: 0.0,
         usage: None,
         cost: None,
+        cached: false,
     };
     let rendered = match prompt.render(&test.vars) {
         Ok(r) => r,
@@ -214,14 +270,40 @@ fn run_case(
         messages: rendered.messages,
         params,
     };
-    let start = Instant::now();
-    let response = target.provider.call(&req);
-    result.latency_ms = start.elapsed().as_secs_f64() * 1e3;
-    let response = match response {
-        Ok(r) => r,
-        Err(e) => {
-            result.error = Some(e.to_string());
-            return result;
+    // Only the first repeat may come from the cache: repeats exist to sample again.
+    let key = cache
+        .filter(|_| repeat == 0)
+        .map(|c| (c, cache_key(target.provider.id(), &req)));
+    let hit = key
+        .as_ref()
+        .and_then(|(c, k)| c.get(k))
+        .and_then(|s| serde_json::from_str::<CachedCall>(&s).ok());
+    let response = if let Some(hit) = hit {
+        result.cached = true;
+        result.latency_ms = hit.latency_ms;
+        hit.response
+    } else {
+        let start = Instant::now();
+        let response = target.provider.call(&req);
+        result.latency_ms = start.elapsed().as_secs_f64() * 1e3;
+        match response {
+            Ok(r) => {
+                if let Some((c, k)) = &key {
+                    let call = CachedCall {
+                        response: r.clone(),
+                        latency_ms: result.latency_ms,
+                    };
+                    if let Ok(s) = serde_json::to_string(&call) {
+                        c.put(k, &s);
+                    }
+                }
+                r
+            }
+            // Errors are results, never cached.
+            Err(e) => {
+                result.error = Some(e.to_string());
+                return result;
+            }
         }
     };
     let ctx = Context {
@@ -291,6 +373,7 @@ mod tests {
             tests: &tests,
             assertions: &parsed,
             repeat: 2,
+            cache: None,
         };
         let mut results = Vec::new();
         run(&plan, 3, &HashSet::new(), &AtomicBool::new(false), |r| {
@@ -327,6 +410,7 @@ mod tests {
             tests: &tests,
             assertions: &none,
             repeat: 1,
+            cache: None,
         };
         let mut results = Vec::new();
         run(&plan, 1, &HashSet::new(), &AtomicBool::new(false), |r| {
@@ -364,6 +448,7 @@ mod tests {
             tests: &tests,
             assertions: &asserts,
             repeat: 1,
+            cache: None,
         };
         let mut seen = Vec::new();
         run(
@@ -380,6 +465,65 @@ mod tests {
             none.push(r.index)
         });
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn second_run_is_served_from_the_cache_and_errors_are_not_cached() {
+        use std::sync::Mutex;
+        struct MemCache(Mutex<std::collections::HashMap<String, String>>);
+        impl ResponseCache for MemCache {
+            fn get(&self, key: &str) -> Option<String> {
+                self.0.lock().unwrap().get(key).cloned()
+            }
+            fn put(&self, key: &str, value: &str) {
+                self.0.lock().unwrap().insert(key.into(), value.into());
+            }
+        }
+        let cache = MemCache(Mutex::new(Default::default()));
+        let prompts = vec![
+            PromptFile::parse(Path::new("a.prompt"), "Say {{ w }}").unwrap(),
+            PromptFile::parse(Path::new("b.prompt"), "{{ nope }}").unwrap(),
+        ];
+        let echo = Echo;
+        let targets = vec![Target {
+            label: "echo".into(),
+            provider: &echo,
+            config: Map::new(),
+        }];
+        let tests = vec![TestCase {
+            description: None,
+            vars: json!({"w": 1}).as_object().unwrap().clone(),
+            assert: vec![],
+            origin: "t".into(),
+        }];
+        let asserts = vec![vec![]];
+        let plan = Plan {
+            prompts: &prompts,
+            targets: &targets,
+            tests: &tests,
+            assertions: &asserts,
+            repeat: 1,
+            cache: Some(&cache),
+        };
+        let mut first = Vec::new();
+        run(&plan, 1, &HashSet::new(), &AtomicBool::new(false), |r| {
+            first.push(r)
+        });
+        let mut second = Vec::new();
+        run(&plan, 1, &HashSet::new(), &AtomicBool::new(false), |r| {
+            second.push(r)
+        });
+        second.sort_by_key(|r| r.index);
+        assert!(second[0].cached && second[0].output.as_deref() == Some("Say 1"));
+        assert!(!second[1].cached && second[1].error.is_some());
+        assert_eq!(cache.0.lock().unwrap().len(), 1);
+        let req = |p: &str| Request {
+            messages: vec![],
+            chat: true,
+            params: json!({"t": p}).as_object().unwrap().clone(),
+        };
+        assert_ne!(cache_key("echo", &req("a")), cache_key("echo", &req("b")));
+        assert_ne!(cache_key("echo", &req("a")), cache_key("other", &req("a")));
     }
 
     #[test]

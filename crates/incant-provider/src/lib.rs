@@ -61,7 +61,7 @@ pub struct Usage {
 }
 
 /// What came back.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Response {
     /// The output text.
     pub output: String,

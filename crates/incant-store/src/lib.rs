@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Schema migrations; entry `i` brings the database from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     id          TEXT PRIMARY KEY,
     suite       TEXT NOT NULL,
@@ -35,7 +36,15 @@ CREATE TABLE cases (
     result   TEXT NOT NULL,
     PRIMARY KEY (run_id, idx)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE cache (
+    key        TEXT PRIMARY KEY,
+    response   TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+"#,
+];
 
 /// Everything that can go wrong with the store.
 #[derive(Debug, thiserror::Error)]
@@ -288,6 +297,36 @@ impl Store {
         Ok(())
     }
 
+    /// A cached response by request hash.
+    pub fn cache_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT response FROM cache WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Stores a response under its request hash.
+    pub fn cache_put(&self, key: &str, response: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO cache (key, response, created_at) VALUES (?1, ?2, ?3)",
+                params![key, response, now()],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Empties the cache; returns how many entries were removed.
+    pub fn cache_clear(&self) -> Result<usize, StoreError> {
+        self.conn
+            .execute("DELETE FROM cache", [])
+            .map_err(self.err())
+    }
+
     /// The stored config of a run.
     pub fn run_config(&self, run_id: &str) -> Result<String, StoreError> {
         self.conn
@@ -353,6 +392,17 @@ mod tests {
             }
         }
         assert_eq!(reader.run(&id).unwrap().passed, 50);
+    }
+
+    #[test]
+    fn cache_round_trips_and_clears() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        assert_eq!(s.cache_get("k").unwrap(), None);
+        s.cache_put("k", "{}").unwrap();
+        assert_eq!(s.cache_get("k").unwrap().as_deref(), Some("{}"));
+        assert_eq!(s.cache_clear().unwrap(), 1);
+        assert_eq!(s.cache_get("k").unwrap(), None);
     }
 
     #[test]

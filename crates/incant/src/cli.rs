@@ -85,6 +85,14 @@ pub enum Command {
         #[command(subcommand)]
         command: RunsCommand,
     },
+    /// The response cache (kept in the run store).
+    Cache {
+        /// The run store (SQLite) [env: INCANT_DB] [default: .incant/incant.db].
+        #[arg(long, value_name = "FILE", env = "INCANT_DB", global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        command: CacheCommand,
+    },
     /// Measure the local engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -188,6 +196,9 @@ pub struct EvalArgs {
     /// Do not record the run in the store.
     #[arg(long, conflicts_with = "resume")]
     pub no_store: bool,
+    /// Call every provider again instead of reusing cached responses.
+    #[arg(long)]
+    pub no_cache: bool,
     /// Finish an interrupted run (its id, or `latest`) without redoing finished cases.
     #[arg(long, value_name = "RUN")]
     pub resume: Option<String>,
@@ -218,6 +229,13 @@ pub enum RunsCommand {
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
     },
+}
+
+/// `incant cache ...`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Remove every cached response.
+    Clear,
 }
 
 /// Formats of `incant runs export`.

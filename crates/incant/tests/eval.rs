@@ -291,3 +291,34 @@ fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
     assert_eq!(runs[0]["status"], "interrupted");
     assert!(runs[0]["done"].as_u64().unwrap() < 10);
 }
+
+#[test]
+fn responses_are_cached_between_runs_unless_asked_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("incant.db");
+    write(d, "a.prompt", "Say {{ w }}");
+    write(
+        d,
+        "incant.yaml",
+        "prompts: [a.prompt]\nproviders: [echo]\ntests:\n  - vars: {w: [a, b]}\n",
+    );
+    let cached = |extra: &[&str]| -> Vec<bool> {
+        let mut args = vec!["eval", d.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let o = incant_db(&args, &db);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["cached"] == true)
+            .collect()
+    };
+    assert_eq!(cached(&[]), [false, false]);
+    assert_eq!(cached(&[]), [true, true]);
+    assert_eq!(cached(&["--no-cache"]), [false, false]);
+    let o = incant_db(&["cache", "clear"], &db);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("removed 2 cached responses"));
+    assert_eq!(cached(&[]), [false, false]);
+}

@@ -13,6 +13,22 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+/// The response cache on its own connection to the store (workers share it).
+struct StoreCache(std::sync::Mutex<Store>);
+
+impl runner::ResponseCache for StoreCache {
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.lock().ok()?.cache_get(key).ok().flatten()
+    }
+
+    fn put(&self, key: &str, value: &str) {
+        if let Ok(s) = self.0.lock() {
+            // A cache that cannot be written only costs a repeated call later.
+            let _ = s.cache_put(key, value);
+        }
+    }
+}
+
 fn prompt_error(e: PromptError) -> anyhow::Error {
     input_error(e.to_string(), e.hint.as_deref())
 }
@@ -112,12 +128,20 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
     let concurrency = args
         .max_concurrency
         .map_or(suite.options.max_concurrency, usize::from);
+    let cache = if args.no_cache || args.no_store || !suite.options.cache {
+        None
+    } else {
+        Some(StoreCache(std::sync::Mutex::new(Store::open(
+            &super::runs::db_path(args.db.clone()),
+        )?)))
+    };
     let plan = runner::Plan {
         prompts: &prompts,
         targets: &targets,
         tests: &suite.tests,
         assertions: &assertions,
         repeat,
+        cache: cache.as_ref().map(|c| c as &dyn runner::ResponseCache),
     };
     let total = plan.total();
     if let Some(r) = resume.as_ref().filter(|r| r.total != total) {

@@ -32,6 +32,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Embed(args) => embed::run(&models_dir, args),
         Command::Eval(args) => eval::run(&models_dir, args),
         Command::Runs { db, command } => runs::run(&runs::db_path(db), command),
+        Command::Cache {
+            db,
+            command: crate::cli::CacheCommand::Clear,
+        } => runs::clear_cache(&runs::db_path(db)),
         Command::Tokenize(args) => tokenize::run(&models_dir, args),
         Command::Bench(BenchCommand::Engine(args)) => bench::engine(&models_dir, args),
     }

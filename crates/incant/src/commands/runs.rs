@@ -33,6 +33,17 @@ fn no_such_run(e: StoreError) -> anyhow::Error {
     }
 }
 
+/// `incant cache clear`.
+pub fn clear_cache(db: &Path) -> Result<ExitCode> {
+    if !db.exists() {
+        println!("no cache at {} (nothing to clear)", db.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let n = Store::open(db)?.cache_clear()?;
+    println!("removed {n} cached responses from {}", db.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(db: &Path, command: RunsCommand) -> Result<ExitCode> {
     let store = open(db)?;
     let mut out = std::io::stdout().lock();
