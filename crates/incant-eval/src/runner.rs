@@ -342,18 +342,27 @@ mod tests {
     use serde_json::json;
     use std::path::Path;
 
+    fn prompts(texts: &[&str]) -> Vec<PromptFile> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| PromptFile::parse(Path::new(&format!("p{i}.prompt")), t).unwrap())
+            .collect()
+    }
+
+    fn echo_target(echo: &Echo) -> Vec<Target<'_>> {
+        vec![Target {
+            label: "echo".into(),
+            provider: echo,
+            config: Map::new(),
+        }]
+    }
+
     #[test]
     fn runs_the_matrix_and_grades_every_case() {
-        let prompts = vec![
-            PromptFile::parse(Path::new("a.prompt"), "Say {{ word }}").unwrap(),
-            PromptFile::parse(Path::new("b.prompt"), "Shout {{ word }}!").unwrap(),
-        ];
+        let prompts = prompts(&["Say {{ word }}", "Shout {{ word }}!"]);
         let echo = Echo;
-        let targets = vec![Target {
-            label: "echo".into(),
-            provider: &echo,
-            config: Map::new(),
-        }];
+        let targets = echo_target(&echo);
         let tests: Vec<TestCase> = ["hi", "yo"]
             .iter()
             .map(|w| TestCase {
@@ -392,11 +401,7 @@ mod tests {
     fn render_errors_are_results() {
         let prompts = vec![PromptFile::parse(Path::new("a.prompt"), "Say {{ missing }}").unwrap()];
         let echo = Echo;
-        let targets = vec![Target {
-            label: "echo".into(),
-            provider: &echo,
-            config: Map::new(),
-        }];
+        let targets = echo_target(&echo);
         let tests = vec![TestCase {
             description: None,
             vars: Map::new(),
@@ -428,11 +433,7 @@ mod tests {
     fn skipped_cases_are_not_run_and_stop_starts_nothing() {
         let prompts = vec![PromptFile::parse(Path::new("a.prompt"), "Say {{ w }}").unwrap()];
         let echo = Echo;
-        let targets = vec![Target {
-            label: "echo".into(),
-            provider: &echo,
-            config: Map::new(),
-        }];
+        let targets = echo_target(&echo);
         let tests: Vec<TestCase> = (0..5)
             .map(|i| TestCase {
                 description: None,
@@ -480,16 +481,9 @@ mod tests {
             }
         }
         let cache = MemCache(Mutex::new(Default::default()));
-        let prompts = vec![
-            PromptFile::parse(Path::new("a.prompt"), "Say {{ w }}").unwrap(),
-            PromptFile::parse(Path::new("b.prompt"), "{{ nope }}").unwrap(),
-        ];
+        let prompts = prompts(&["Say {{ w }}", "{{ nope }}"]);
         let echo = Echo;
-        let targets = vec![Target {
-            label: "echo".into(),
-            provider: &echo,
-            config: Map::new(),
-        }];
+        let targets = echo_target(&echo);
         let tests = vec![TestCase {
             description: None,
             vars: json!({"w": 1}).as_object().unwrap().clone(),
