@@ -350,6 +350,20 @@ mod tests {
             .collect()
     }
 
+    /// Runs the whole plan and returns the results in index order.
+    fn run_all(plan: &Plan<'_>, concurrency: usize) -> Vec<CaseResult> {
+        let mut results = Vec::new();
+        run(
+            plan,
+            concurrency,
+            &HashSet::new(),
+            &AtomicBool::new(false),
+            |r| results.push(r),
+        );
+        results.sort_by_key(|r| r.index);
+        results
+    }
+
     fn echo_target(echo: &Echo) -> Vec<Target<'_>> {
         vec![Target {
             label: "echo".into(),
@@ -384,12 +398,8 @@ mod tests {
             repeat: 2,
             cache: None,
         };
-        let mut results = Vec::new();
-        run(&plan, 3, &HashSet::new(), &AtomicBool::new(false), |r| {
-            results.push(r)
-        });
+        let results = run_all(&plan, 3);
         assert_eq!(results.len(), 8);
-        results.sort_by_key(|r| r.index);
         assert!(results[..4].iter().all(|r| r.pass));
         assert!(results[4..]
             .iter()
@@ -417,10 +427,7 @@ mod tests {
             repeat: 1,
             cache: None,
         };
-        let mut results = Vec::new();
-        run(&plan, 1, &HashSet::new(), &AtomicBool::new(false), |r| {
-            results.push(r)
-        });
+        let results = run_all(&plan, 1);
         assert!(!results[0].pass);
         assert!(results[0]
             .error
@@ -499,15 +506,9 @@ mod tests {
             repeat: 1,
             cache: Some(&cache),
         };
-        let mut first = Vec::new();
-        run(&plan, 1, &HashSet::new(), &AtomicBool::new(false), |r| {
-            first.push(r)
-        });
-        let mut second = Vec::new();
-        run(&plan, 1, &HashSet::new(), &AtomicBool::new(false), |r| {
-            second.push(r)
-        });
-        second.sort_by_key(|r| r.index);
+        let first = run_all(&plan, 1);
+        assert!(first.iter().all(|r| !r.cached));
+        let second = run_all(&plan, 1);
         assert!(second[0].cached && second[0].output.as_deref() == Some("Say 1"));
         assert!(!second[1].cached && second[1].error.is_some());
         assert_eq!(cache.0.lock().unwrap().len(), 1);
