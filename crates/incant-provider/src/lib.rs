@@ -98,6 +98,14 @@ pub trait Provider: Send + Sync {
     fn max_concurrency(&self) -> Option<usize> {
         None
     }
+    /// Embeds texts, one vector per text (embedding providers only).
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ProviderError> {
+        let _ = texts;
+        Err(ProviderError::Config(format!(
+            "{} does not embed text (use local:minilm or openai:embedding:MODEL)",
+            self.id()
+        )))
+    }
 }
 
 /// Builds a provider from its id and config.

@@ -1,32 +1,54 @@
 //! `local:MODEL`: the embedded engine. The model is loaded once and stays resident; calls
 //! are serialised on it (the engine runs one sequence at a time and uses every core).
+//! A chat model (`local:smollm2`, any GGUF) generates; an embedding model (`local:minilm`)
+//! embeds, for the `similar` assertion and `incant compare`'s drift.
 
 use crate::{Provider, ProviderError, Request, Response, Usage};
+use incant_engine::embed::{EmbedOptions, SentenceEmbedder};
 use incant_engine::generate::GenerateRequest;
 use incant_engine::{ChatMessage, ChatModel, SamplingParams};
-use incant_models::{resolve, ModelKind};
+use incant_models::{resolve, ModelError, ModelKind};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Mutex;
 
-/// A local chat model.
+/// A local model: a chat model or a sentence embedder.
 pub struct Local {
     id: String,
-    model: Mutex<ChatModel>,
+    model: Loaded,
+}
+
+enum Loaded {
+    Chat(Mutex<ChatModel>),
+    Embed(SentenceEmbedder),
 }
 
 impl Local {
-    /// Resolves and loads `model` (a short name or a .gguf path).
+    /// Resolves and loads `model` (a short name, a .gguf path or an embedding model folder).
     pub fn load(id: &str, model: &str, models_dir: &Path) -> Result<Self, ProviderError> {
-        let resolved = resolve(model, models_dir, ModelKind::Chat).map_err(|e| {
-            let hint = e.hint().map(|h| format!(" ({h})")).unwrap_or_default();
+        let config_error = |e: &dyn std::fmt::Display, hint: Option<String>| {
+            let hint = hint.map(|h| format!(" ({h})")).unwrap_or_default();
             ProviderError::Config(format!("{id}: {e}{hint}"))
-        })?;
-        let model = ChatModel::load(&resolved.path)
-            .map_err(|e| ProviderError::Config(format!("{id}: {e}")))?;
+        };
+        let model = match resolve(model, models_dir, ModelKind::Chat) {
+            Ok(resolved) => Loaded::Chat(Mutex::new(
+                ChatModel::load(&resolved.path).map_err(|e| config_error(&e, None))?,
+            )),
+            Err(ModelError::WrongKind {
+                actual: ModelKind::Embedding,
+                ..
+            }) => {
+                let resolved = resolve(model, models_dir, ModelKind::Embedding)
+                    .map_err(|e| config_error(&e, e.hint()))?;
+                Loaded::Embed(
+                    SentenceEmbedder::load(&resolved.path).map_err(|e| config_error(&e, None))?,
+                )
+            }
+            Err(e) => return Err(config_error(&e, e.hint())),
+        };
         Ok(Self {
             id: id.to_string(),
-            model: Mutex::new(model),
+            model,
         })
     }
 }
@@ -91,9 +113,27 @@ impl Provider for Local {
         Some(1)
     }
 
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ProviderError> {
+        match &self.model {
+            Loaded::Embed(e) => e
+                .embed(texts, EmbedOptions::default())
+                .map_err(|e| ProviderError::Call(e.to_string())),
+            Loaded::Chat(_) => Err(ProviderError::Config(format!(
+                "{} is a chat model and does not embed text (use local:minilm)",
+                self.id
+            ))),
+        }
+    }
+
     fn call(&self, req: &Request) -> Result<Response, ProviderError> {
+        let Loaded::Chat(model) = &self.model else {
+            return Err(ProviderError::Config(format!(
+                "{} is an embedding model and does not generate text (use it in `similar`)",
+                self.id
+            )));
+        };
         let gen = generate_request(req)?;
-        let model = self.model.lock().unwrap_or_else(|e| e.into_inner());
+        let model = model.lock().unwrap_or_else(|e| e.into_inner());
         let ids = if req.chat {
             let messages: Vec<ChatMessage> = req
                 .messages
