@@ -8,4 +8,4 @@
 pub mod assertions;
 pub mod runner;
 
-pub use assertions::{Assertion, AssertionKind, Context, Grade};
+pub use assertions::{Assertion, AssertionKind, Context, Grade, Grader};

@@ -6,7 +6,7 @@
 //! memory does not grow with the number of cases. A failed render or a failed call is a
 //! result with an error, never a crash.
 
-use crate::assertions::{Assertion, Context, Grade};
+use crate::assertions::{Assertion, Context, Grade, Grader};
 use incant_prompt::{PromptFile, TestCase};
 use incant_provider::{Provider, Request, Usage};
 use serde_json::{Map, Value};
@@ -51,6 +51,9 @@ pub struct CaseResult {
     pub vars: Map<String, Value>,
     /// Repeat number (0-based).
     pub repeat: usize,
+    /// The rendered prompt as plain text (absent when rendering failed).
+    #[serde(default)]
+    pub rendered: Option<String>,
     /// The output, when the call succeeded.
     pub output: Option<String>,
     /// The error, when rendering or the call failed.
@@ -148,6 +151,8 @@ pub struct Plan<'a> {
     pub repeat: usize,
     /// Response cache, if enabled.
     pub cache: Option<&'a dyn ResponseCache>,
+    /// Model access for model-graded assertions, if any test needs it.
+    pub grader: Option<&'a dyn Grader>,
 }
 
 impl Plan<'_> {
@@ -207,7 +212,7 @@ pub fn run(
                     assertions: &plan.assertions[test],
                     repeat: rep,
                 };
-                let result = run_case(&case, plan.cache);
+                let result = run_case(&case, plan.cache, plan.grader);
                 if tx.send(result).is_err() {
                     break;
                 }
@@ -230,7 +235,11 @@ struct Case<'a> {
     repeat: usize,
 }
 
-fn run_case(case: &Case<'_>, cache: Option<&dyn ResponseCache>) -> CaseResult {
+fn run_case(
+    case: &Case<'_>,
+    cache: Option<&dyn ResponseCache>,
+    grader: Option<&dyn Grader>,
+) -> CaseResult {
     let Case {
         index,
         prompt,
@@ -246,6 +255,7 @@ fn run_case(case: &Case<'_>, cache: Option<&dyn ResponseCache>) -> CaseResult {
         description: test.description.clone(),
         vars: test.vars.clone(),
         repeat,
+        rendered: None,
         output: None,
         error: None,
         pass: false,
@@ -270,6 +280,7 @@ fn run_case(case: &Case<'_>, cache: Option<&dyn ResponseCache>) -> CaseResult {
         messages: rendered.messages,
         params,
     };
+    result.rendered = Some(req.text());
     // Only the first repeat may come from the cache: repeats exist to sample again.
     let key = cache
         .filter(|_| repeat == 0)
@@ -308,8 +319,11 @@ fn run_case(case: &Case<'_>, cache: Option<&dyn ResponseCache>) -> CaseResult {
     };
     let ctx = Context {
         vars: Some(&test.vars),
+        prompt: result.rendered.as_deref(),
         latency_ms: Some(result.latency_ms),
         cost: response.cost,
+        logprobs: response.logprobs.as_deref(),
+        grader,
     };
     let (mut weighted, mut weights) = (0.0, 0.0);
     let mut pass = true;
@@ -397,6 +411,7 @@ mod tests {
             assertions: &parsed,
             repeat: 2,
             cache: None,
+            grader: None,
         };
         let results = run_all(&plan, 3);
         assert_eq!(results.len(), 8);
@@ -426,6 +441,7 @@ mod tests {
             assertions: &none,
             repeat: 1,
             cache: None,
+            grader: None,
         };
         let results = run_all(&plan, 1);
         assert!(!results[0].pass);
@@ -457,6 +473,7 @@ mod tests {
             assertions: &asserts,
             repeat: 1,
             cache: None,
+            grader: None,
         };
         let mut seen = Vec::new();
         run(
@@ -505,6 +522,7 @@ mod tests {
             assertions: &asserts,
             repeat: 1,
             cache: Some(&cache),
+            grader: None,
         };
         let first = run_all(&plan, 1);
         assert!(first.iter().all(|r| !r.cached));

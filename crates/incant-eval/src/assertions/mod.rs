@@ -14,6 +14,7 @@ pub mod json;
 pub mod measure;
 pub mod text;
 
+use incant_prompt::file::Message;
 use serde_json::{Map, Value};
 
 /// The kinds of assertion.
@@ -97,15 +98,34 @@ pub struct AssertionError {
     pub hint: Option<String>,
 }
 
+/// Model access for model-graded assertions (`similar`, `llm-rubric`, `factuality`).
+///
+/// `provider` is the assertion's own `provider` setting when it has one (a provider id such
+/// as `local:minilm` or `openai:embedding:text-embedding-3-small`); `None` asks for the
+/// default (local MiniLM for embeddings, the local chat model for judges). Implementations
+/// load each provider once and share it between cases; workers call them concurrently.
+pub trait Grader: Sync {
+    /// One embedding per text.
+    fn embed(&self, provider: Option<&str>, texts: &[&str]) -> Result<Vec<Vec<f32>>, String>;
+    /// A judge model's answer to a chat.
+    fn complete(&self, provider: Option<&str>, messages: &[Message]) -> Result<String, String>;
+}
+
 /// What an assertion sees besides the output.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Context<'a> {
     /// The test's variables (for templated values).
     pub vars: Option<&'a Map<String, Value>>,
+    /// The rendered prompt as plain text (what the judge is told was asked).
+    pub prompt: Option<&'a str>,
     /// Call latency in milliseconds.
     pub latency_ms: Option<f64>,
     /// Call cost in dollars.
     pub cost: Option<f64>,
+    /// Per-token log-probabilities of the output, when the provider returned them.
+    pub logprobs: Option<&'a [f32]>,
+    /// Model access for model-graded assertions.
+    pub grader: Option<&'a dyn Grader>,
 }
 
 /// The verdict on one assertion.

@@ -142,6 +142,7 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         assertions: &assertions,
         repeat,
         cache: cache.as_ref().map(|c| c as &dyn runner::ResponseCache),
+        grader: None,
     };
     let total = plan.total();
     if let Some(r) = resume.as_ref().filter(|r| r.total != total) {
