@@ -1,8 +1,8 @@
 //! Providers: one trait for everything that turns a rendered prompt into an output.
 //!
-//! A test suite names providers by id (`local:smollm2`, `exec:python3 my_model.py`, `echo`;
-//! OpenAI-compatible HTTP providers come next). [`from_spec`] builds them; the runner only
-//! sees [`Provider`]. A failed call is an `Err(ProviderError)` that the runner stores as a
+//! A test suite names providers by id (`local:smollm2`, `openai:chat:gpt-4o-mini`,
+//! `exec:python3 my_model.py`, `echo`). [`from_spec`] builds them; the runner only sees
+//! [`Provider`]. A failed call is an `Err(ProviderError)` that the runner stores as a
 //! result row, never a crash, as promptfoo does.
 //!
 //! Providers are synchronous and `Sync`: the runner calls them from a bounded pool of
@@ -12,6 +12,8 @@
 pub mod echo;
 pub mod exec;
 pub mod local;
+pub mod openai;
+pub mod retry;
 
 use incant_prompt::file::Message;
 use serde_json::{Map, Value};
@@ -123,7 +125,11 @@ pub fn from_spec(
     if let Some(model) = id.strip_prefix("local:") {
         return Ok(Box::new(local::Local::load(id, model, models_dir)?));
     }
+    if let Some(rest) = id.strip_prefix("openai:") {
+        return Ok(Box::new(openai::OpenAi::new(id, rest, config)?));
+    }
     Err(ProviderError::Config(format!(
-        "unknown provider `{id}` (known: local:MODEL, exec:COMMAND, echo)"
+        "unknown provider `{id}` (known: local:MODEL, openai:chat:MODEL, \
+         openai:completion:MODEL, openai:embedding:MODEL, exec:COMMAND, echo)"
     )))
 }

@@ -19,8 +19,8 @@ pub struct Local {
 }
 
 enum Loaded {
-    Chat(Mutex<ChatModel>),
-    Embed(SentenceEmbedder),
+    Chat(Box<Mutex<ChatModel>>),
+    Embed(Box<SentenceEmbedder>),
 }
 
 impl Local {
@@ -31,18 +31,18 @@ impl Local {
             ProviderError::Config(format!("{id}: {e}{hint}"))
         };
         let model = match resolve(model, models_dir, ModelKind::Chat) {
-            Ok(resolved) => Loaded::Chat(Mutex::new(
+            Ok(resolved) => Loaded::Chat(Box::new(Mutex::new(
                 ChatModel::load(&resolved.path).map_err(|e| config_error(&e, None))?,
-            )),
+            ))),
             Err(ModelError::WrongKind {
                 actual: ModelKind::Embedding,
                 ..
             }) => {
                 let resolved = resolve(model, models_dir, ModelKind::Embedding)
                     .map_err(|e| config_error(&e, e.hint()))?;
-                Loaded::Embed(
+                Loaded::Embed(Box::new(
                     SentenceEmbedder::load(&resolved.path).map_err(|e| config_error(&e, None))?,
-                )
+                ))
             }
             Err(e) => return Err(config_error(&e, e.hint())),
         };
