@@ -211,15 +211,34 @@ impl Store {
         }
     }
 
-    /// Stores one finished case (each in its own transaction: durable as soon as it returns).
+    /// Stores one finished case (in its own transaction: durable as soon as it returns).
     pub fn record(&self, run_id: &str, case: &StoredCase) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO cases (run_id, idx, prompt, provider, pass, score, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![run_id, case.idx as i64, case.prompt, case.provider, case.pass, case.score, case.result],
-            )
-            .map_err(self.err())?;
-        Ok(())
+        self.record_many(run_id, std::slice::from_ref(case))
+    }
+
+    /// Stores finished cases in one transaction (all or none of them).
+    pub fn record_many(&self, run_id: &str, cases: &[StoredCase]) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO cases (run_id, idx, prompt, provider, pass, score, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(self.err())?;
+            for case in cases {
+                stmt.execute(params![
+                    run_id,
+                    case.idx as i64,
+                    case.prompt,
+                    case.provider,
+                    case.pass,
+                    case.score,
+                    case.result
+                ])
+                .map_err(self.err())?;
+            }
+        }
+        tx.commit().map_err(self.err())
     }
 
     /// Marks a run `finished` or `interrupted`.
