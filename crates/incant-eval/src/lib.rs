@@ -4,8 +4,12 @@
 //! exhaustive `match`, following promptfoo's documented semantics so that a
 //! `promptfooconfig.yaml` gets the same verdicts here. [`runner`] runs a suite's matrix
 //! (prompts x providers x tests x repeats) with bounded concurrency and grades each case.
+//! [`grader`] gives model-graded assertions (`similar`, `llm-rubric`, `factuality`) their
+//! embedding model and judge, loaded once per run.
 
 pub mod assertions;
+pub mod grader;
 pub mod runner;
 
-pub use assertions::{Assertion, AssertionKind, Context, Grade, Grader};
+pub use assertions::{needs_grader, Assertion, AssertionKind, Context, Grade, Grader};
+pub use grader::ProviderGrader;

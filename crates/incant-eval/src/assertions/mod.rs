@@ -1,21 +1,60 @@
 //! Assertions: what a test case requires of an output.
 //!
-//! One [`AssertionKind`] per type, parsed from the suite's YAML (`type`, `value`,
-//! `threshold`, `weight`, `metric`), each also negatable with a `not-` prefix. Evaluation
-//! returns a [`Grade`]: pass/fail, a score in [0, 1], and a reason a person can act on.
-//! Families live in their own modules: [`text`] (string matching), [`json`] (JSON output),
-//! [`measure`] (distances, counts, latency, cost).
+//! One [`AssertionKind`] per type, parsed from the suite's YAML, each also negatable with a
+//! `not-` prefix. Evaluation returns a [`Grade`]: pass/fail, a score in [0, 1], and a reason a
+//! person can act on. Families live in their own modules: [`text`] (string matching),
+//! [`json`] (JSON output and JSON Schema), [`measure`] (distances, counts, latency, cost,
+//! perplexity), [`overlap`] (ROUGE-N, BLEU), [`similar`] (embedding similarity), [`judge`]
+//! (`llm-rubric`, `factuality`), [`expr`] (minijinja expressions) and [`python`].
 //!
-//! Semantics follow promptfoo's documentation: `contains-any` takes a list or a
-//! comma-separated string, `levenshtein` passes at distance <= threshold (default 5),
-//! string values are templates rendered with the test's variables.
+//! # Keys
+//!
+//! `type`, `value` (string values are templates over the test's variables), `threshold`,
+//! `weight` (default 1), `metric` (a named score), `provider` (the model for `similar` and
+//! the judges: an id, or `{id: ...}`), `config` (type-specific settings) and `timeout`
+//! (milliseconds, `python`). Anything else is an error naming the nearest key. Everything that
+//! can be checked without a model is checked when the suite loads ([`Assertion::parse_in`]):
+//! regexes, JSON Schemas, expressions, python files. Model-graded types need a [`Grader`];
+//! [`needs_grader`] tells the runner whether to build one.
+//!
+//! # Semantics
+//!
+//! promptfoo's documented semantics, so that a `promptfooconfig.yaml` gets the same verdicts:
+//! `contains-any` takes a list or a comma-separated string, `levenshtein` passes at distance
+//! <= threshold (default 5), `similar` and `rouge-n` default to threshold 0.75, `bleu` to 0.5,
+//! a negated assertion passes when the plain one fails and scores `1 - score`.
+//!
+//! Where incant differs from promptfoo, deliberately:
+//!
+//! - A grade that could not be computed (no grader, no log-probabilities, no latency
+//!   measured, a python exception or timeout, a judge answer that cannot be read) fails even
+//!   when negated: `not-llm-rubric` with a broken judge is not a pass.
+//! - `latency` and `cost` without a `threshold`, invalid JSON Schemas, invalid expressions and
+//!   missing python files are errors when the suite loads, not failing grades at run time.
+//! - JSON Schemas ignore unknown keywords (promptfoo's ajv strict mode rejects them).
+//! - `rouge-n` splits tokens on line breaks too (js-rouge only on spaces).
+//! - `llm-rubric`: a judge answer without `pass` is decided by its `score` (promptfoo passes
+//!   it); judge, similarity and python scores are clamped to [0, 1].
+//! - `factuality` reads category scores (`subset`, `superset`, `agree`, `disagree`,
+//!   `differButFactual`) from the assertion's `config` (promptfoo: the test's
+//!   `options.factuality`).
+//! - `expr` is incant's own type (a minijinja expression); `javascript`, `transform` and
+//!   `rubricPrompt` are not supported and say so.
 
+pub mod expr;
 pub mod json;
+pub mod judge;
 pub mod measure;
+pub mod overlap;
+pub mod python;
+pub mod similar;
 pub mod text;
+
+pub use similar::Similarity;
 
 use incant_prompt::file::Message;
 use serde_json::{Map, Value};
+use std::path::Path;
 
 /// The kinds of assertion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,9 +77,9 @@ pub enum AssertionKind {
     StartsWith,
     /// Output matches the regex.
     Regex,
-    /// Output is valid JSON.
+    /// Output is valid JSON (conforming to the JSON Schema `value`, if any).
     IsJson,
-    /// Output contains a valid JSON object or array.
+    /// Output contains a JSON object or array (one conforming to the schema, if any).
     ContainsJson,
     /// Levenshtein distance to the value at most the threshold.
     Levenshtein,
@@ -50,6 +89,24 @@ pub enum AssertionKind {
     Latency,
     /// Cost at most the threshold.
     Cost,
+    /// ROUGE-N (unigram) of the output against the reference, at least the threshold.
+    RougeN,
+    /// BLEU-4 against one or more references, at least the threshold.
+    Bleu,
+    /// Perplexity from the output's log-probabilities, at most the threshold.
+    Perplexity,
+    /// `1 / (1 + perplexity)`, at least the threshold.
+    PerplexityScore,
+    /// Embedding similarity to the value (or any of a list of values).
+    Similar(Similarity),
+    /// A judge model grades the output against a rubric.
+    LlmRubric,
+    /// A judge model compares the output with a reference answer.
+    Factuality,
+    /// A minijinja expression over the output is true (or a score).
+    Expr,
+    /// Python code over the output returns true (or a score, or a grading result).
+    Python,
 }
 
 /// `(name, kind)` for every type, the registry that parsing and error hints use.
@@ -69,6 +126,49 @@ pub const KINDS: &[(&str, AssertionKind)] = &[
     ("word-count", AssertionKind::WordCount),
     ("latency", AssertionKind::Latency),
     ("cost", AssertionKind::Cost),
+    ("rouge-n", AssertionKind::RougeN),
+    ("bleu", AssertionKind::Bleu),
+    ("perplexity", AssertionKind::Perplexity),
+    ("perplexity-score", AssertionKind::PerplexityScore),
+    ("similar", AssertionKind::Similar(Similarity::Cosine)),
+    ("similar:cosine", AssertionKind::Similar(Similarity::Cosine)),
+    ("similar:dot", AssertionKind::Similar(Similarity::Dot)),
+    (
+        "similar:euclidean",
+        AssertionKind::Similar(Similarity::Euclidean),
+    ),
+    ("llm-rubric", AssertionKind::LlmRubric),
+    ("factuality", AssertionKind::Factuality),
+    ("expr", AssertionKind::Expr),
+    ("python", AssertionKind::Python),
+];
+
+/// The keys an assertion may have.
+pub const KEYS: &[&str] = &[
+    "type",
+    "value",
+    "threshold",
+    "weight",
+    "metric",
+    "provider",
+    "config",
+    "timeout",
+];
+
+/// promptfoo keys that incant knows but does not support, with what to use instead.
+const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
+    (
+        "transform",
+        "check the transformed output with `expr` or `python` instead",
+    ),
+    (
+        "contextTransform",
+        "context-based assertions are not supported",
+    ),
+    (
+        "rubricPrompt",
+        "incant's judges use their own prompts; put the criteria in `value`",
+    ),
 ];
 
 /// One parsed assertion.
@@ -78,7 +178,8 @@ pub struct Assertion {
     pub kind: AssertionKind,
     /// `not-` prefix: the verdict is inverted.
     pub negate: bool,
-    /// The expected value, as written (strings are templates).
+    /// The expected value, as written (strings are templates); for `is-json` /
+    /// `contains-json` with `file://`, the schema read from the file.
     pub value: Option<Value>,
     /// Type-specific threshold.
     pub threshold: Option<f64>,
@@ -86,6 +187,14 @@ pub struct Assertion {
     pub weight: f64,
     /// Named metric this assertion contributes to.
     pub metric: Option<String>,
+    /// The grading model (`similar`, `llm-rubric`, `factuality`); `None`: the default.
+    pub provider: Option<String>,
+    /// Type-specific settings (`config:`).
+    pub config: Map<String, Value>,
+    /// Time limit in milliseconds (`python`).
+    pub timeout_ms: Option<u64>,
+    /// A python script from `file://`, resolved when the suite loaded.
+    pub script: Option<python::Source>,
 }
 
 /// An assertion that could not be parsed.
@@ -98,12 +207,22 @@ pub struct AssertionError {
     pub hint: Option<String>,
 }
 
+impl AssertionError {
+    fn new(message: impl Into<String>, hint: Option<&str>) -> Self {
+        Self {
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        }
+    }
+}
+
 /// Model access for model-graded assertions (`similar`, `llm-rubric`, `factuality`).
 ///
 /// `provider` is the assertion's own `provider` setting when it has one (a provider id such
 /// as `local:minilm` or `openai:embedding:text-embedding-3-small`); `None` asks for the
 /// default (local MiniLM for embeddings, the local chat model for judges). Implementations
 /// load each provider once and share it between cases; workers call them concurrently.
+/// [`crate::grader::ProviderGrader`] is the implementation on top of the providers.
 pub trait Grader: Sync {
     /// One embedding per text.
     fn embed(&self, provider: Option<&str>, texts: &[&str]) -> Result<Vec<Vec<f32>>, String>;
@@ -140,6 +259,7 @@ pub struct Grade {
 }
 
 impl Grade {
+    /// A pass/fail grade scored 1 or 0.
     pub(crate) fn new(pass: bool, reason: impl Into<String>) -> Self {
         Self {
             pass,
@@ -147,24 +267,67 @@ impl Grade {
             reason: reason.into(),
         }
     }
+
+    /// A grade with its own score, clamped to [0, 1] (NaN counts as 0).
+    pub(crate) fn scored(pass: bool, score: f64, reason: impl Into<String>) -> Self {
+        Self {
+            pass,
+            score: if score.is_nan() {
+                0.0
+            } else {
+                score.clamp(0.0, 1.0)
+            },
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A number returned by code (`expr`, `python`) as a verdict, promptfoo's way: the score,
+/// passing at >= `threshold`, or at > 0 without one. Returns the pass and how it compares.
+pub(crate) fn code_score(n: f64, threshold: Option<f64>) -> (bool, String) {
+    match threshold {
+        Some(t) if n >= t => (true, format!(">= threshold {t}")),
+        Some(t) => (false, format!("< threshold {t}")),
+        None if n > 0.0 => (true, "> 0".into()),
+        None => (false, "<= 0".into()),
+    }
+}
+
+/// Whether any of `assertions` needs a [`Grader`] (embeddings or a judge), so that a run
+/// builds one only when a suite uses model-graded types.
+pub fn needs_grader<'a>(assertions: impl IntoIterator<Item = &'a Assertion>) -> bool {
+    assertions.into_iter().any(Assertion::needs_grader)
+}
+
+/// Whether a string value is a template rendered per case (so it can only be checked then).
+fn templated(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
 }
 
 impl Assertion {
-    /// Parses one entry of a test's `assert` list.
+    /// Parses one entry of a test's `assert` list; relative `file://` paths are resolved
+    /// against the current directory (see [`Assertion::parse_in`]).
     pub fn parse(v: &Value) -> Result<Self, AssertionError> {
+        Self::parse_in(v, None)
+    }
+
+    /// Parses one entry of a test's `assert` list, resolving relative `file://` paths
+    /// against `base_dir` (the suite's folder, as promptfoo resolves them against the
+    /// config's folder).
+    pub fn parse_in(v: &Value, base_dir: Option<&Path>) -> Result<Self, AssertionError> {
         let Value::Object(m) = v else {
-            return Err(AssertionError {
-                message: "an assertion is a mapping with a `type`".into(),
-                hint: Some("e.g. `{type: contains, value: Paris}`".into()),
-            });
+            return Err(AssertionError::new(
+                "an assertion is a mapping with a `type`",
+                Some("e.g. `{type: contains, value: Paris}`"),
+            ));
         };
-        let ty = m
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or_else(|| AssertionError {
-                message: "assertion has no `type`".into(),
-                hint: Some(format!("types: {}", names().join(", "))),
-            })?;
+        check_keys(m)?;
+        let ty = m.get("type").and_then(Value::as_str).ok_or_else(|| {
+            AssertionError::new(
+                "assertion has no `type`",
+                Some(&format!("types: {}", names().join(", "))),
+            )
+        })?;
         let (negate, name) = match ty.strip_prefix("not-") {
             Some(rest) => (true, rest),
             None => (false, ty),
@@ -178,103 +341,304 @@ impl Assertion {
                     || format!("types: {}", names().join(", ")),
                     |n| format!("did you mean `{n}`?"),
                 );
-                AssertionError {
-                    message: format!("unknown assertion type `{ty}`"),
-                    hint: Some(hint),
-                }
+                AssertionError::new(format!("unknown assertion type `{ty}`"), Some(&hint))
             })?;
         let number = |key: &str| -> Result<Option<f64>, AssertionError> {
             match m.get(key) {
                 None | Some(Value::Null) => Ok(None),
-                Some(v) => v.as_f64().map(Some).ok_or_else(|| AssertionError {
-                    message: format!("`{key}` of `{ty}` must be a number"),
-                    hint: None,
+                Some(v) => v.as_f64().map(Some).ok_or_else(|| {
+                    AssertionError::new(format!("`{key}` of `{ty}` must be a number"), None)
                 }),
             }
         };
-        let a = Self {
+        let config = match m.get("config") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(c)) => c.clone(),
+            Some(_) => {
+                return Err(AssertionError::new(
+                    format!("`config` of `{ty}` must be a mapping"),
+                    None,
+                ))
+            }
+        };
+        let timeout = match number("timeout")? {
+            Some(t) => Some(t),
+            None => config.get("timeout").and_then(Value::as_f64),
+        };
+        let metric = match m.get("metric") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                return Err(AssertionError::new(
+                    format!("`metric` of `{ty}` must be a string"),
+                    None,
+                ))
+            }
+        };
+        let mut a = Self {
             kind,
             negate,
-            value: m.get("value").cloned(),
+            value: m.get("value").cloned().filter(|v| !v.is_null()),
             threshold: number("threshold")?,
             weight: number("weight")?.unwrap_or(1.0),
-            metric: m.get("metric").and_then(Value::as_str).map(str::to_string),
+            metric,
+            provider: provider(m.get("provider"), ty)?,
+            config,
+            timeout_ms: timeout.map(|t| t.max(1.0) as u64),
+            script: None,
         };
-        let needs_value = !matches!(
-            kind,
-            AssertionKind::IsJson
-                | AssertionKind::ContainsJson
-                | AssertionKind::Latency
-                | AssertionKind::Cost
+        a.check(ty, base_dir)?;
+        Ok(a)
+    }
+
+    /// Type-specific checks at load time.
+    fn check(&mut self, ty: &str, base_dir: Option<&Path>) -> Result<(), AssertionError> {
+        use AssertionKind as K;
+        let err = |message: String, hint: Option<&str>| Err(AssertionError::new(message, hint));
+        let optional_value = matches!(
+            self.kind,
+            K::IsJson | K::ContainsJson | K::Latency | K::Cost | K::Perplexity | K::PerplexityScore
         );
-        if needs_value && a.value.is_none() {
-            return Err(AssertionError {
-                message: format!("`{ty}` needs a `value`"),
-                hint: None,
-            });
+        if !optional_value && self.value.is_none() {
+            return err(format!("`{ty}` needs a `value`"), None);
         }
-        if matches!(kind, AssertionKind::IsJson | AssertionKind::ContainsJson) && a.value.is_some()
-        {
-            // Refused rather than ignored: a schema that is silently skipped passes bad output.
-            return Err(AssertionError {
-                message: format!("`{ty}` with a JSON Schema `value` is not supported yet"),
-                hint: Some("drop the `value` to check only that the output is JSON".into()),
-            });
+        if matches!(self.kind, K::Latency | K::Cost) && self.threshold.is_none() {
+            let unit = if self.kind == K::Latency {
+                "milliseconds"
+            } else {
+                "dollars"
+            };
+            return err(
+                format!("`{ty}` needs a `threshold`"),
+                Some(&format!(
+                    "the largest acceptable {}, in {unit}",
+                    ty.trim_start_matches("not-")
+                )),
+            );
         }
-        if kind == AssertionKind::Regex {
-            if let Some(Value::String(p)) = &a.value {
-                if !p.contains("{{") {
-                    regex::Regex::new(p).map_err(|e| AssertionError {
-                        message: format!("invalid regex `{p}`: {e}"),
-                        hint: Some(
-                            "the pattern is a Rust/ECMAScript-style regular expression".into(),
-                        ),
-                    })?;
+        let literal = match &self.value {
+            Some(Value::String(s)) if templated(s) => None,
+            other => other.clone(),
+        };
+        match (self.kind, &literal) {
+            (K::Regex, Some(Value::String(p))) => {
+                if let Err(e) = regex::Regex::new(p) {
+                    return err(
+                        format!("invalid regex `{p}`: {e}"),
+                        Some("the pattern is a Rust/ECMAScript-style regular expression"),
+                    );
                 }
             }
+            (K::IsJson | K::ContainsJson, Some(v)) => {
+                if let Some(path) = v.as_str().and_then(|s| s.strip_prefix("file://")) {
+                    let schema = read_schema(path, base_dir)?;
+                    self.value = Some(schema);
+                }
+                if let Err(e) = json::compile(self.value.as_ref().expect("set")) {
+                    return err(
+                        format!("`{ty}`: {e}"),
+                        Some("the value is a JSON Schema, e.g. `{type: object, required: [name]}`"),
+                    );
+                }
+            }
+            (K::Similar(_), Some(v)) => {
+                if let Err(e) = similar::expected(Some(v)) {
+                    return err(e, Some("e.g. `value: The capital of France is Paris.`"));
+                }
+            }
+            (K::RougeN | K::Factuality | K::Expr | K::Python, Some(v)) if !v.is_string() => {
+                return err(
+                    format!("the value of `{ty}` must be a string, got {v}"),
+                    None,
+                );
+            }
+            (K::Bleu, Some(v)) if overlap_refs_invalid(v) => {
+                return err(
+                    format!(
+                        "the value of `{ty}` must be a reference text or a list of them, got {v}"
+                    ),
+                    None,
+                );
+            }
+            (K::Expr, Some(Value::String(src))) => {
+                if let Err(e) = expr::check(src) {
+                    return err(
+                        e,
+                        Some("an expression such as `\"Paris\" in output` or `output | length < 100`"),
+                    );
+                }
+            }
+            (K::Python, Some(Value::String(code))) => {
+                if let Some(source) = python::file_source(code, base_dir) {
+                    self.script = Some(source.map_err(|e| {
+                        AssertionError::new(e, Some("relative paths start at the suite's folder"))
+                    })?);
+                }
+            }
+            _ => {}
         }
-        Ok(a)
+        Ok(())
+    }
+
+    /// Whether grading this assertion needs a [`Grader`].
+    pub fn needs_grader(&self) -> bool {
+        matches!(
+            self.kind,
+            AssertionKind::Similar(_) | AssertionKind::LlmRubric | AssertionKind::Factuality
+        )
     }
 
     /// Grades `output`.
     pub fn evaluate(&self, output: &str, ctx: &Context<'_>) -> Grade {
         let value = self.value.as_ref().map(|v| render(v, ctx));
-        let grade = match self.kind {
-            AssertionKind::Equals => text::equals(output, value.as_ref()),
-            AssertionKind::Contains => text::contains(output, value.as_ref(), false),
-            AssertionKind::IContains => text::contains(output, value.as_ref(), true),
-            AssertionKind::ContainsAny => text::contains_set(output, value.as_ref(), false, false),
-            AssertionKind::ContainsAll => text::contains_set(output, value.as_ref(), true, false),
-            AssertionKind::IContainsAny => text::contains_set(output, value.as_ref(), false, true),
-            AssertionKind::IContainsAll => text::contains_set(output, value.as_ref(), true, true),
-            AssertionKind::StartsWith => text::starts_with(output, value.as_ref()),
-            AssertionKind::Regex => text::regex(output, value.as_ref()),
-            AssertionKind::IsJson => json::is_json(output),
-            AssertionKind::ContainsJson => json::contains_json(output),
-            AssertionKind::Levenshtein => {
-                measure::levenshtein(output, value.as_ref(), self.threshold)
+        match self.grade(output, value.as_ref(), ctx) {
+            Ok(g) if self.negate => {
+                let pass = !g.pass;
+                Grade::scored(
+                    pass,
+                    1.0 - g.score,
+                    if pass {
+                        format!("passed (negated: {})", g.reason)
+                    } else {
+                        format!("negated assertion failed: {}", g.reason)
+                    },
+                )
             }
-            AssertionKind::WordCount => measure::word_count(output, value.as_ref()),
-            AssertionKind::Latency => {
-                measure::at_most("latency", ctx.latency_ms, self.threshold, "ms")
-            }
-            AssertionKind::Cost => measure::at_most("cost", ctx.cost, self.threshold, "$"),
-        };
-        if self.negate {
-            let pass = !grade.pass;
-            Grade {
-                pass,
-                score: if pass { 1.0 } else { 0.0 },
-                reason: if pass {
-                    format!("passed (negated: {})", grade.reason)
-                } else {
-                    format!("negated assertion failed: {}", grade.reason)
-                },
-            }
-        } else {
-            grade
+            Ok(g) => g,
+            Err(reason) => Grade::new(false, reason),
         }
     }
+
+    /// The plain (not negated) verdict, or why none could be reached.
+    fn grade(
+        &self,
+        output: &str,
+        value: Option<&Value>,
+        ctx: &Context<'_>,
+    ) -> Result<Grade, String> {
+        use AssertionKind as K;
+        let provider = self.provider.as_deref();
+        let t = self.threshold;
+        Ok(match self.kind {
+            K::Equals => text::equals(output, value),
+            K::Contains => text::contains(output, value, false),
+            K::IContains => text::contains(output, value, true),
+            K::ContainsAny => text::contains_set(output, value, false, false),
+            K::ContainsAll => text::contains_set(output, value, true, false),
+            K::IContainsAny => text::contains_set(output, value, false, true),
+            K::IContainsAll => text::contains_set(output, value, true, true),
+            K::StartsWith => text::starts_with(output, value),
+            K::Regex => text::regex(output, value),
+            K::IsJson => json::is_json(output, value)?,
+            K::ContainsJson => json::contains_json(output, value)?,
+            K::Levenshtein => measure::levenshtein(output, value, t),
+            K::WordCount => measure::word_count(output, value),
+            K::Latency => measure::at_most("latency", ctx.latency_ms, t, "ms")?,
+            K::Cost => measure::at_most("cost", ctx.cost, t, "$")?,
+            K::RougeN => overlap::rouge_n(output, value, t)?,
+            K::Bleu => overlap::bleu(output, value, t)?,
+            K::Perplexity => measure::perplexity(ctx.logprobs, t)?,
+            K::PerplexityScore => measure::perplexity_score(ctx.logprobs, t)?,
+            K::Similar(metric) => similar::similar(output, value, t, metric, provider, ctx.grader)?,
+            K::LlmRubric => judge::llm_rubric(output, value, t, provider, ctx)?,
+            K::Factuality => judge::factuality(output, value, &self.config, provider, ctx)?,
+            K::Expr => expr::expr(output, value, t, ctx)?,
+            K::Python => {
+                let inline;
+                let source = match &self.script {
+                    Some(s) => s,
+                    None => {
+                        inline = python::Source::Inline(text::as_text(value));
+                        &inline
+                    }
+                };
+                python::python(output, source, t, &self.config, self.timeout_ms, ctx)?
+            }
+        })
+    }
+}
+
+/// Rejects keys incant does not read, naming the nearest valid one.
+fn check_keys(m: &Map<String, Value>) -> Result<(), AssertionError> {
+    for key in m.keys() {
+        if KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some((_, instead)) = UNSUPPORTED_KEYS.iter().find(|(k, _)| k == key) {
+            return Err(AssertionError::new(
+                format!("assertion key `{key}` is not supported by incant"),
+                Some(instead),
+            ));
+        }
+        let hint = incant_prompt::nearest(key, KEYS).map_or_else(
+            || format!("assertion keys: {}", KEYS.join(", ")),
+            |k| format!("did you mean `{k}`?"),
+        );
+        return Err(AssertionError::new(
+            format!("unknown assertion key `{key}`"),
+            Some(&hint),
+        ));
+    }
+    Ok(())
+}
+
+/// `provider:` as an id, or a mapping with an `id`.
+fn provider(v: Option<&Value>, ty: &str) -> Result<Option<String>, AssertionError> {
+    let hint = Some("e.g. `provider: local:minilm` or `provider: {id: openai:chat:gpt-4o-mini}`");
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) if !id.trim().is_empty() => Ok(Some(id.trim().to_string())),
+        Some(Value::Object(p)) => {
+            if let Some(k) = p.keys().find(|k| k.as_str() != "id") {
+                return Err(AssertionError::new(
+                    format!(
+                        "`provider` of `{ty}`: only `id` is read here, not `{k}` \
+                         (configure the provider in the suite's `providers`)"
+                    ),
+                    hint,
+                ));
+            }
+            match p.get("id").and_then(Value::as_str) {
+                Some(id) if !id.trim().is_empty() => Ok(Some(id.trim().to_string())),
+                _ => Err(AssertionError::new(
+                    format!("`provider` of `{ty}` needs an `id`"),
+                    hint,
+                )),
+            }
+        }
+        Some(_) => Err(AssertionError::new(
+            format!("`provider` of `{ty}` must be a provider id"),
+            hint,
+        )),
+    }
+}
+
+fn overlap_refs_invalid(v: &Value) -> bool {
+    match v {
+        Value::String(_) => false,
+        Value::Array(a) => a.is_empty() || !a.iter().all(Value::is_string),
+        _ => true,
+    }
+}
+
+/// A JSON Schema from `file://` (JSON or YAML), relative to `base_dir`.
+fn read_schema(path: &str, base_dir: Option<&Path>) -> Result<Value, AssertionError> {
+    let p = match base_dir {
+        Some(dir) if Path::new(path).is_relative() => dir.join(path),
+        _ => Path::new(path).to_path_buf(),
+    };
+    let text = std::fs::read_to_string(&p).map_err(|e| {
+        AssertionError::new(
+            format!("cannot read JSON Schema {}: {e}", p.display()),
+            Some("relative paths start at the suite's folder"),
+        )
+    })?;
+    serde_norway::from_str::<Value>(&text).map_err(|e| {
+        AssertionError::new(
+            format!("JSON Schema {} is not valid JSON or YAML: {e}", p.display()),
+            None,
+        )
+    })
 }
 
 fn names() -> Vec<&'static str> {
@@ -284,7 +648,7 @@ fn names() -> Vec<&'static str> {
 /// String values (and strings inside lists) are templates over the test's variables.
 fn render(v: &Value, ctx: &Context<'_>) -> Value {
     match v {
-        Value::String(s) if s.contains("{{") || s.contains("{%") => {
+        Value::String(s) if templated(s) => {
             let env = minijinja::Environment::new();
             let vars = ctx.vars.cloned().unwrap_or_default();
             Value::String(env.render_str(s, vars).unwrap_or_else(|_| s.clone()))
@@ -295,62 +659,4 @@ fn render(v: &Value, ctx: &Context<'_>) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn grade(a: Value, output: &str) -> Grade {
-        Assertion::parse(&a)
-            .unwrap()
-            .evaluate(output, &Context::default())
-    }
-
-    #[test]
-    fn parses_and_negates() {
-        assert!(
-            grade(
-                json!({"type": "contains", "value": "Paris"}),
-                "It is Paris."
-            )
-            .pass
-        );
-        assert!(
-            !grade(
-                json!({"type": "not-contains", "value": "Paris"}),
-                "It is Paris."
-            )
-            .pass
-        );
-        assert!(
-            grade(
-                json!({"type": "not-icontains", "value": "london"}),
-                "It is Paris."
-            )
-            .pass
-        );
-    }
-
-    #[test]
-    fn unknown_types_suggest_the_nearest() {
-        let e = Assertion::parse(&json!({"type": "contians", "value": "x"})).unwrap_err();
-        assert_eq!(e.message, "unknown assertion type `contians`");
-        assert_eq!(e.hint.as_deref(), Some("did you mean `contains`?"));
-        let e = Assertion::parse(&json!({"type": "regex", "value": "(unclosed"})).unwrap_err();
-        assert!(e.message.starts_with("invalid regex"));
-        assert!(Assertion::parse(&json!({"type": "equals"})).is_err());
-        let e =
-            Assertion::parse(&json!({"type": "is-json", "value": {"type": "object"}})).unwrap_err();
-        assert!(e.message.contains("not supported yet"));
-    }
-
-    #[test]
-    fn values_are_templates_over_vars() {
-        let vars = json!({"city": "Paris"}).as_object().unwrap().clone();
-        let a = Assertion::parse(&json!({"type": "icontains", "value": "{{ city }}"})).unwrap();
-        let ctx = Context {
-            vars: Some(&vars),
-            ..Context::default()
-        };
-        assert!(a.evaluate("paris is big", &ctx).pass);
-    }
-}
+mod tests;

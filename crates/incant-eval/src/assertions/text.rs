@@ -12,7 +12,8 @@ pub(crate) fn as_text(v: Option<&Value>) -> String {
     }
 }
 
-fn preview(s: &str) -> String {
+/// The start of a text, quoted, for reasons.
+pub(crate) fn preview(s: &str) -> String {
     let short: String = s.chars().take(60).collect();
     if short.len() < s.len() {
         format!("{short:?}…")
