@@ -38,8 +38,9 @@
 //! - `factuality` reads category scores (`subset`, `superset`, `agree`, `disagree`,
 //!   `differButFactual`) from the assertion's `config` (promptfoo: the test's
 //!   `options.factuality`).
-//! - `expr` is incant's own type (a minijinja expression); `javascript`, `transform` and
-//!   `rubricPrompt` are not supported and say so.
+//! - `expr` is incant's own type (a minijinja expression); `javascript`, the RAG context
+//!   types, `model-graded-closedqa`, `g-eval`, `select-best`, `transform` and `rubricPrompt`
+//!   are not supported and say what to use instead.
 
 pub mod expr;
 pub mod json;
@@ -169,6 +170,24 @@ const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
         "rubricPrompt",
         "incant's judges use their own prompts; put the criteria in `value`",
     ),
+];
+
+/// promptfoo assertion types incant does not implement, with what to use instead.
+const UNSUPPORTED_TYPES: &[(&str, &str)] = &[
+    (
+        "javascript",
+        "write the check as `expr` (a minijinja expression) or `python`",
+    ),
+    (
+        "model-graded-closedqa",
+        "use `llm-rubric` with the criterion as its value",
+    ),
+    ("g-eval", "use `llm-rubric`"),
+    ("answer-relevance", "use `llm-rubric` or `similar`"),
+    ("context-faithfulness", "use `llm-rubric` or `factuality`"),
+    ("context-recall", "use `llm-rubric` or `factuality`"),
+    ("context-relevance", "use `llm-rubric`"),
+    ("select-best", "compare runs with `incant compare`"),
 ];
 
 /// One parsed assertion.
@@ -337,6 +356,12 @@ impl Assertion {
             .find(|(n, _)| *n == name)
             .map(|(_, k)| *k)
             .ok_or_else(|| {
+                if let Some((_, instead)) = UNSUPPORTED_TYPES.iter().find(|(t, _)| *t == name) {
+                    return AssertionError::new(
+                        format!("assertion type `{ty}` is not supported by incant"),
+                        Some(instead),
+                    );
+                }
                 let hint = incant_prompt::nearest(name, &names()).map_or_else(
                     || format!("types: {}", names().join(", ")),
                     |n| format!("did you mean `{n}`?"),

@@ -62,6 +62,12 @@ fn unknown_types_suggest_the_nearest() {
     ] {
         assert!(hint.contains(t), "{hint}");
     }
+    let e = parse_err(json!({"type": "javascript", "value": "output.length < 5"}));
+    assert_eq!(
+        e.message,
+        "assertion type `javascript` is not supported by incant"
+    );
+    assert!(e.hint.unwrap().contains("`expr`"));
     let e = parse_err(json!({"type": "regex", "value": "(unclosed"}));
     assert!(e.message.starts_with("invalid regex"));
     assert!(Assertion::parse(&json!({"type": "equals"})).is_err());
