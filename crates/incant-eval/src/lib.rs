@@ -10,6 +10,7 @@
 pub mod assertions;
 pub mod grader;
 pub mod runner;
+pub mod schedule;
 
 pub use assertions::{needs_grader, Assertion, AssertionKind, Context, Grade, Grader};
 pub use grader::ProviderGrader;

@@ -1,17 +1,19 @@
 //! The runner: prompts x providers x test cases x repeats, with bounded concurrency.
 //!
-//! Cases are numbered up front and handed to a fixed pool of worker threads through an
-//! atomic counter; each finished case is sent back over a channel to the caller's thread,
-//! which sees it immediately (progress, streaming output) and keeps only what it wants, so
-//! memory does not grow with the number of cases. A failed render or a failed call is a
+//! Cases are numbered up front and handed to a fixed pool of worker threads by the
+//! [`crate::schedule`] scheduler (one queue per provider, each with its own limit on calls
+//! in flight); each finished case is sent back over a bounded channel to the caller's
+//! thread, which sees it immediately (progress, streaming output) and keeps only what it
+//! wants, so memory does not grow with the number of cases. A failed render or a failed call is a
 //! result with an error, never a crash.
 
 use crate::assertions::{Assertion, Context, Grade, Grader};
+use crate::schedule::Scheduler;
 use incant_prompt::{PromptFile, TestCase};
 use incant_provider::{Provider, Request, Usage};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -77,7 +79,11 @@ pub struct CaseResult {
 
 /// Parses every test's assertions up front, so a bad assertion stops the run before any
 /// model is called. Returns, per test, the parsed assertions with their written types.
-pub fn parse_assertions(tests: &[TestCase]) -> Result<Vec<Vec<(String, Assertion)>>, String> {
+/// Relative `file://` references resolve against `base_dir` (the suite's folder).
+pub fn parse_assertions(
+    tests: &[TestCase],
+    base_dir: Option<&std::path::Path>,
+) -> Result<Vec<Vec<(String, Assertion)>>, String> {
     tests
         .iter()
         .map(|t| {
@@ -89,10 +95,12 @@ pub fn parse_assertions(tests: &[TestCase]) -> Result<Vec<Vec<(String, Assertion
                         .and_then(Value::as_str)
                         .unwrap_or("?")
                         .to_string();
-                    Assertion::parse(a).map(|p| (ty, p)).map_err(|e| {
-                        let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
-                        format!("{}: {}{hint}", t.origin, e.message)
-                    })
+                    Assertion::parse_in(a, base_dir)
+                        .map(|p| (ty, p))
+                        .map_err(|e| {
+                            let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
+                            format!("{}: {}{hint}", t.origin, e.message)
+                        })
                 })
                 .collect()
         })
@@ -172,35 +180,37 @@ pub fn run(
     mut on_result: impl FnMut(CaseResult),
 ) {
     let repeat = plan.repeat.max(1);
-    let per_prompt = plan.targets.len() * plan.tests.len() * repeat;
-    let todo: Vec<usize> = (0..plan.total()).filter(|i| !skip.contains(i)).collect();
-    let next = AtomicUsize::new(0);
-    // Providers that take one call at a time (the local engine) get a turnstile, entered
-    // before the clock starts.
-    let gates: Vec<Option<std::sync::Mutex<()>>> = plan
+    let per_target = plan.tests.len() * repeat;
+    let per_prompt = plan.targets.len() * per_target;
+    let mut lanes: Vec<(Vec<usize>, Option<usize>)> = plan
         .targets
         .iter()
-        .map(|t| (t.provider.max_concurrency() == Some(1)).then(|| std::sync::Mutex::new(())))
+        .map(|t| (Vec::new(), t.provider.max_concurrency()))
         .collect();
-    let (tx, rx) = mpsc::channel::<CaseResult>();
+    for i in (0..plan.total()).filter(|i| !skip.contains(i)) {
+        lanes[(i % per_prompt) / per_target].0.push(i);
+    }
+    let todo: usize = lanes.iter().map(|l| l.0.len()).sum();
+    let scheduler = Scheduler::new(lanes);
+    // Bounded, so a slow consumer (the store, a slow disk) holds the workers back instead
+    // of letting finished results pile up in memory.
+    let workers = concurrency.clamp(1, todo.max(1));
+    let (tx, rx) = mpsc::sync_channel::<CaseResult>(workers * 4);
     std::thread::scope(|scope| {
-        for _ in 0..concurrency.clamp(1, todo.len().max(1)) {
+        for _ in 0..workers {
             let tx = tx.clone();
-            let (next, gates, todo) = (&next, &gates, &todo);
+            let scheduler = &scheduler;
             scope.spawn(move || loop {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                let Some(slot) = scheduler.next() else {
                     break;
                 };
+                let i = slot.case;
                 let (p, rest) = (i / per_prompt, i % per_prompt);
-                let per_target = plan.tests.len() * repeat;
                 let (t_idx, rest) = (rest / per_target, rest % per_target);
                 let (test, rep) = (rest / repeat, rest % repeat);
-                let _turn = gates[t_idx]
-                    .as_ref()
-                    .map(|g| g.lock().unwrap_or_else(|e| e.into_inner()));
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
@@ -213,6 +223,7 @@ pub fn run(
                     repeat: rep,
                 };
                 let result = run_case(&case, plan.cache, plan.grader);
+                drop(slot);
                 if tx.send(result).is_err() {
                     break;
                 }
@@ -342,7 +353,12 @@ fn run_case(
     } else {
         1.0
     };
-    result.pass = pass;
+    // A test-level threshold overrides the assertions' own verdicts (promptfoo; like
+    // promptfoo, a threshold of 0 means none).
+    result.pass = match test.threshold.filter(|t| *t != 0.0) {
+        Some(t) => result.score >= t,
+        None => pass,
+    };
     result.usage = response.usage;
     result.cost = response.cost;
     result.output = Some(response.output);
@@ -401,9 +417,10 @@ mod tests {
                     json!({"type": "icontains", "value": "{{ word }}"}),
                 ],
                 origin: "t".into(),
+                threshold: None,
             })
             .collect();
-        let parsed = parse_assertions(&tests).unwrap();
+        let parsed = parse_assertions(&tests, None).unwrap();
         let plan = Plan {
             prompts: &prompts,
             targets: &targets,
@@ -432,6 +449,7 @@ mod tests {
             vars: Map::new(),
             assert: vec![],
             origin: "t".into(),
+            threshold: None,
         }];
         let none = [vec![]];
         let plan = Plan {
@@ -463,6 +481,7 @@ mod tests {
                 vars: json!({"w": i}).as_object().unwrap().clone(),
                 assert: vec![],
                 origin: "t".into(),
+                threshold: None,
             })
             .collect();
         let asserts = vec![vec![]; 5];
@@ -513,6 +532,7 @@ mod tests {
             vars: json!({"w": 1}).as_object().unwrap().clone(),
             assert: vec![],
             origin: "t".into(),
+            threshold: None,
         }];
         let asserts = vec![vec![]];
         let plan = Plan {
@@ -546,8 +566,9 @@ mod tests {
             vars: Map::new(),
             assert: vec![json!({"type": "contain", "value": "x"})],
             origin: "suite.yaml:4".into(),
+            threshold: None,
         }];
-        let e = parse_assertions(&tests).unwrap_err();
+        let e = parse_assertions(&tests, None).unwrap_err();
         assert!(
             e.contains("suite.yaml:4: unknown assertion type `contain`"),
             "{e}"
