@@ -24,16 +24,20 @@
 //! Templates are strict: an undefined variable is an error, not an empty string. Every
 //! error names the file, line and column, with a hint ([`PromptError`]).
 //!
-//! Modules: [`file`] (parsing), [`inputs`] (typed input validation), [`render`]
+//! Modules: [`file`] (parsing), [`foreign`] (promptfoo's `.txt` and `.json` prompt files),
+//! [`inputs`] (typed input validation), [`render`]
 //! (messages from a prompt and its variables), [`suite`] (test suites: prompts x providers x
 //! expanded test cases).
 
+pub mod expected;
 pub mod file;
+pub mod foreign;
 pub mod inputs;
 pub mod render;
 pub mod suite;
 
 pub use file::{Message, PromptFile, PromptKind, Section};
+pub use foreign::load_prompts;
 pub use inputs::{InputSpec, InputType};
 pub use render::RenderedPrompt;
 pub use suite::{ProviderSpec, Suite, SuiteOptions, TestCase};

@@ -76,6 +76,9 @@ pub struct TestCase {
     pub assert: Vec<Value>,
     /// Where it was defined (`file:line`), for reports.
     pub origin: String,
+    /// When set, the case passes if its weighted score reaches this, whatever its
+    /// individual assertions say (promptfoo's test-level `threshold`).
+    pub threshold: Option<f64>,
 }
 
 /// Runner settings.
@@ -391,25 +394,71 @@ fn load_cases(
                 })?;
                 let mut vars = Map::new();
                 let mut asserts = Vec::new();
-                for (h, v) in headers.iter().zip(rec.iter()) {
-                    if h == "__expected" || h.starts_with("__expected") {
-                        if !v.is_empty() {
-                            asserts.push(Value::String(v.to_string()));
+                let mut t = Map::new();
+                let mut metric = None;
+                let mut thresholds = Vec::new();
+                for (h, v) in headers.iter().map(str::trim).zip(rec.iter()) {
+                    let unsupported = |what: &str| {
+                        PromptError::new(&file, format!("column `{h}` ({what}) is not supported"))
+                            .at(1, 1)
+                            .hint("remove the column; put the text into the prompt instead")
+                    };
+                    if h.starts_with("__expected") {
+                        if !v.trim().is_empty() {
+                            asserts.push(crate::expected::assertion_from_string(v.trim()));
                         }
                     } else if h == "__description" {
+                        t.insert("description".into(), Value::String(v.to_string()));
+                    } else if h == "__metric" {
+                        metric = Some(v.to_string()).filter(|m| !m.is_empty());
+                    } else if h == "__threshold" {
+                        if let Ok(x) = v.trim().parse::<f64>() {
+                            t.insert("threshold".into(), x.into());
+                        }
+                    } else if let Some(rest) = h.strip_prefix("__config:") {
+                        let index = rest
+                            .strip_suffix(":threshold")
+                            .and_then(|e| e.strip_prefix("__expected"))
+                            .and_then(|n| {
+                                if n.is_empty() {
+                                    Some(1)
+                                } else {
+                                    n.parse().ok()
+                                }
+                            })
+                            .filter(|n: &usize| *n >= 1)
+                            .ok_or_else(|| {
+                                PromptError::new(&file, format!("invalid column `{h}`"))
+                                    .at(1, 1)
+                                    .hint("write __config:__expected<N>:threshold")
+                            })?;
+                        let x: f64 = v.trim().parse().map_err(|_| {
+                            PromptError::new(
+                                &file,
+                                format!("`{v}` in column `{h}` is not a number"),
+                            )
+                            .at(i + 2, 1)
+                        })?;
+                        thresholds.push((index - 1, x));
+                    } else if h.starts_with("__metadata") {
                         continue;
+                    } else if h == "__prefix" || h == "__suffix" {
+                        return Err(unsupported("prompt prefix/suffix"));
+                    } else if h == "__providerOutput" {
+                        return Err(unsupported("canned provider output"));
                     } else {
                         vars.insert(h.to_string(), Value::String(v.to_string()));
                     }
                 }
-                let mut t = Map::new();
-                t.insert("vars".into(), Value::Object(vars));
-                if let Some(d) = headers.iter().position(|h| h == "__description") {
-                    t.insert(
-                        "description".into(),
-                        Value::String(rec.get(d).unwrap_or("").to_string()),
-                    );
+                for (n, a) in asserts.iter_mut().enumerate() {
+                    if let Some(m) = &metric {
+                        a["metric"] = Value::String(m.clone());
+                    }
+                    if let Some((_, x)) = thresholds.iter().find(|(k, _)| *k == n) {
+                        a["threshold"] = (*x).into();
+                    }
                 }
+                t.insert("vars".into(), Value::Object(vars));
                 if !asserts.is_empty() {
                     t.insert("assert".into(), Value::Array(asserts));
                 }
@@ -479,6 +528,13 @@ fn expand(
         .get("description")
         .and_then(Value::as_str)
         .map(str::to_string);
+    let threshold = match t.get("threshold").or_else(|| default.get("threshold")) {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_f64().ok_or_else(|| {
+            let (l, c) = locate("threshold");
+            PromptError::new(path, "a test's `threshold` must be a number").at(l, c)
+        })?),
+    };
     // Cartesian product over variables whose value is a list.
     let mut combos: Vec<Map<String, Value>> = vec![Map::new()];
     for (k, v) in &vars {
@@ -504,6 +560,7 @@ fn expand(
             vars,
             assert: assert.clone(),
             origin: origin.clone(),
+            threshold,
         })
         .collect())
 }
@@ -588,7 +645,10 @@ mod tests {
             .tests
             .iter()
             .all(|t| t.assert[0]["type"] == "not-contains"));
-        assert_eq!(s.tests[3].assert[1], "contains:hi");
+        assert_eq!(
+            s.tests[3].assert[1],
+            serde_json::json!({"type": "contains", "value": "hi"})
+        );
         assert_eq!(s.tests[3].vars["word"], "hi");
         assert_eq!(s.options.max_concurrency, 8);
         assert_eq!(s.options.repeat, 2);
