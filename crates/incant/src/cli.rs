@@ -184,7 +184,8 @@ pub struct EvalArgs {
     /// Runs of each case (default: the suite's options.repeat, else 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub repeat: Option<u16>,
-    /// Write every case to FILE: .jsonl (as cases finish) or .json.
+    /// Write every case to FILE, by extension: .json, .jsonl (as cases finish), .csv,
+    /// .xml (JUnit, for CI) or .html (one self-contained report).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Print the summary and every case as JSON instead of the matrix.
@@ -221,13 +222,19 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write every case of a run to stdout.
+    /// Write every case of a run to stdout (or a file), in the run's order.
+    ///
+    /// JUnit XML lets CI systems show each case; HTML is one self-contained report with a
+    /// matrix, filters and every case's prompt, output and assertion reasons.
     Export {
         /// Run id, or `latest`.
         run: String,
         /// Output format.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
+        /// Write to FILE instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 
@@ -243,8 +250,14 @@ pub enum CacheCommand {
 pub enum ExportFormat {
     /// One JSON object per line.
     Jsonl,
-    /// One JSON array.
+    /// One JSON document: the run, its cases under `results`, and a summary.
     Json,
+    /// One row per case.
+    Csv,
+    /// JUnit XML, one test case per case.
+    Junit,
+    /// One self-contained HTML report.
+    Html,
 }
 
 /// Arguments of `incant embed`.

@@ -66,8 +66,8 @@ fn echo_suite_reports_matrix_json_and_jsonl() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // 2 prompts x 2 providers x 2 cases; only greet on echo starts with "Hello".
-    assert_eq!(v["total"], 8);
-    assert_eq!(v["passed"], 2);
+    assert_eq!(v["summary"]["total"], 8);
+    assert_eq!(v["summary"]["passed"], 2);
     let lines = std::fs::read_to_string(&out).unwrap();
     assert_eq!(lines.lines().count(), 8);
     let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
@@ -133,7 +133,7 @@ fn quickstart_on_the_local_model_finds_the_weaker_prompt() {
     let o = incant(&["eval", suite.to_str().unwrap(), "--json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["total"], 14);
+    assert_eq!(v["summary"]["total"], 14);
     let failed: Vec<(String, String)> = v["results"]
         .as_array()
         .unwrap()
@@ -192,7 +192,29 @@ fn runs_are_stored_and_can_be_listed_shown_and_exported() {
     assert_eq!(lines[2]["vars"]["word"], "no");
     let o = incant_db(&["runs", "export", "latest", "--format", "json"], &db);
     let all: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(all.as_array().unwrap().len(), 3);
+    assert_eq!(all["results"].as_array().unwrap().len(), 3);
+    assert_eq!(all["results"][0]["run_id"], id.as_str());
+    let o = incant_db(&["runs", "export", "latest", "--format", "csv"], &db);
+    let csv = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let o = incant_db(&["runs", "export", "latest", "--format", "junit"], &db);
+    let xml = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(xml.matches("<testcase ").count(), 3, "{xml}");
+    let html = d.join("run.html");
+    let o = incant_db(
+        &[
+            "runs",
+            "export",
+            "latest",
+            "--format",
+            "html",
+            "-o",
+            html.to_str().unwrap(),
+        ],
+        &db,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<html"));
 
     let o = incant_db(&["runs", "show", "r0-0"], &db);
     assert_eq!(o.status.code(), Some(2));
@@ -240,7 +262,10 @@ fn interrupted_runs_resume_without_redoing_cases() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
-        (v["total"].as_u64(), v["passed"].as_u64()),
+        (
+            v["summary"]["total"].as_u64(),
+            v["summary"]["passed"].as_u64()
+        ),
         (Some(12), Some(12))
     );
     let o = incant_db(&["runs", "show", "latest", "--json"], &db);

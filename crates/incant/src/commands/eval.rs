@@ -1,17 +1,19 @@
 //! `incant eval`: run a suite and show the matrix.
 
+use super::tally::{truncate, Tally};
 use crate::cli::EvalArgs;
-use crate::report::{input_error, paint};
+use crate::report::input_error;
 use anyhow::{Context as _, Result};
 use incant_eval::runner::{self, CaseResult, Target};
 use incant_prompt::{PromptError, PromptFile, Suite};
 use incant_provider::{from_spec, Provider, ProviderError};
+use incant_report::{Format, ReportWriter, RunInfo};
 use incant_store::{Store, StoredCase};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::BTreeMap;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::mpsc;
 
 /// The response cache on its own connection to the store (workers share it).
 struct StoreCache(std::sync::Mutex<Store>);
@@ -33,10 +35,10 @@ fn prompt_error(e: PromptError) -> anyhow::Error {
     input_error(e.to_string(), e.hint.as_deref())
 }
 
-/// The run being resumed: its id, its stored results, and the suite it ran.
+/// The run being resumed: its id and the suite it ran (its stored cases are read back as
+/// the run starts).
 struct Resumed {
     id: String,
-    results: Vec<CaseResult>,
     suite: std::path::PathBuf,
     repeat: usize,
     total: usize,
@@ -50,15 +52,8 @@ fn resumed(store: &Store, run: &str) -> Result<Resumed> {
         )
     })?;
     let config: serde_json::Value = serde_json::from_str(&store.run_config(&summary.id)?)?;
-    let mut results = Vec::new();
-    store.for_each_case(&summary.id, |c| {
-        if let Ok(r) = serde_json::from_str::<CaseResult>(&c.result) {
-            results.push(r);
-        }
-    })?;
     Ok(Resumed {
         id: summary.id,
-        results,
         suite: config["suite"].as_str().unwrap_or(&summary.suite).into(),
         repeat: config["repeat"].as_u64().unwrap_or(1) as usize,
         total: summary.total,
@@ -82,7 +77,7 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
     let suite = Suite::load(&suite_path).map_err(prompt_error)?;
     let mut prompts = Vec::new();
     for p in &suite.prompt_files {
-        prompts.push(PromptFile::load(p).map_err(prompt_error)?);
+        prompts.extend(incant_prompt::load_prompts(p).map_err(prompt_error)?);
     }
     for (i, text) in suite.inline_prompts.iter().enumerate() {
         let label = format!("{}#inline-{}", suite.path.display(), i + 1);
@@ -97,8 +92,13 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
             Some("see examples/quickstart/incant.yaml for a complete suite"),
         ));
     }
-    let assertions = runner::parse_assertions(&suite.tests)
+    let assertions = runner::parse_assertions(&suite.tests, suite.path.parent())
         .map_err(|e| input_error(e, Some("see `incant eval --help` for the assertion types")))?;
+    ensure_models(
+        models_dir,
+        suite.providers.iter().map(|p| p.id.as_str()),
+        args.json,
+    )?;
     let providers: Vec<Box<dyn Provider>> = suite
         .providers
         .iter()
@@ -121,6 +121,17 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
             config: spec.config.clone(),
         })
         .collect();
+    // Model-graded assertions get their embedding model and judge, loaded once, only
+    // when some test uses them.
+    let grader = incant_eval::needs_grader(assertions.iter().flatten().map(|(_, a)| a))
+        .then(|| incant_eval::ProviderGrader::new(models_dir));
+    if grader.is_some() {
+        ensure_models(
+            models_dir,
+            ["local:minilm", "local:smollm2"].into_iter(),
+            args.json,
+        )?;
+    }
     let repeat = match &resume {
         Some(r) => r.repeat,
         None => args.repeat.map_or(suite.options.repeat, usize::from),
@@ -142,7 +153,7 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         assertions: &assertions,
         repeat,
         cache: cache.as_ref().map(|c| c as &dyn runner::ResponseCache),
-        grader: None,
+        grader: grader.as_ref().map(|g| g as &dyn incant_eval::Grader),
     };
     let total = plan.total();
     if let Some(r) = resume.as_ref().filter(|r| r.total != total) {
@@ -169,37 +180,25 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         });
     }
 
-    let mut jsonl = match &args.output {
-        Some(p) if p.extension().is_some_and(|e| e == "jsonl") => Some(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
-        )),
-        Some(p) if p.extension().is_some_and(|e| e == "json") => None,
-        Some(p) => {
-            return Err(input_error(
-                format!("unsupported output file {}", p.display()),
-                Some("use a .jsonl or .json file"),
-            ))
-        }
-        None => None,
+    let info = RunInfo {
+        run_id: None,
+        suite: suite.path.display().to_string(),
+        description: suite.description.clone(),
+        started_at: Some(unix_now()),
+        prompts: prompts.iter().map(|p| p.name.clone()).collect(),
+        providers: targets.iter().map(|t| t.label.clone()).collect(),
     };
-    let bar = if std::io::stderr().is_terminal() && !args.json {
-        let b = ProgressBar::new(total as u64);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{bar:30}] {pos}/{len} cases, {msg} failed, eta {eta}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        b.set_message("0");
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    // Fail on a bad output path before any model is called.
+    let output_format = args
+        .output
+        .as_deref()
+        .map(Format::from_path)
+        .transpose()
+        .map_err(|e| input_error(e.to_string(), e.hint().as_deref()))?;
     let config = serde_json::json!({
         "suite": suite.path, "repeat": repeat, "concurrency": concurrency,
         "prompts": prompts.iter().map(|p| serde_json::json!({"name": p.name, "version": p.version.as_ref().map(ToString::to_string)})).collect::<Vec<_>>(),
-        "providers": targets.iter().map(|t| &t.label).collect::<Vec<_>>(),
+        "providers": &info.providers,
     });
     let run_id = match (&store, &resume) {
         (Some(_), Some(r)) => Some(r.id.clone()),
@@ -211,41 +210,70 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         )?),
         (None, _) => None,
     };
-    let mut store_error = None;
-    let mut results: Vec<CaseResult> = resume.map(|r| r.results).unwrap_or_default();
-    let skip: std::collections::HashSet<usize> = results.iter().map(|r| r.index).collect();
-    let mut failed = results.iter().filter(|r| !r.pass).count();
-    bar.inc(skip.len() as u64);
-    let mut write_error = None;
+    let info = RunInfo {
+        run_id: run_id.clone(),
+        ..info
+    };
+    let mut reports: Vec<ReportWriter<Box<dyn Write>>> = Vec::new();
+    if let (Some(path), Some(format)) = (&args.output, output_format) {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        reports.push(ReportWriter::new(
+            format,
+            info.clone(),
+            Box::new(std::io::BufWriter::new(file)) as Box<dyn Write>,
+        )?);
+    }
+    if args.json {
+        let out = std::io::BufWriter::new(std::io::stdout());
+        reports.push(ReportWriter::new(
+            Format::Json,
+            info.clone(),
+            Box::new(out) as Box<dyn Write>,
+        )?);
+    }
+    let progress = Progress::new(&plan, !args.json);
+    let mut tally = Tally::default();
+    let mut skip = std::collections::HashSet::new();
+    if let (Some(s), Some(r)) = (&store, &resume) {
+        s.for_each_case(&r.id, |c| {
+            if let Ok(case) = serde_json::from_str::<CaseResult>(&c.result) {
+                skip.insert(case.index);
+                tally.add(&case);
+                progress.add(&case);
+                for w in &mut reports {
+                    // Write errors surface when the same writer gets the next case.
+                    let _ = w.case(&case);
+                }
+            }
+        })?;
+    }
+    let mut recorder = run_id
+        .as_ref()
+        .filter(|_| store.is_some())
+        .map(|id| Recorder::spawn(super::runs::db_path(args.db.clone()), id.clone()));
+    let mut failure: Option<anyhow::Error> = None;
     runner::run(&plan, concurrency, &skip, &stop, |r| {
-        failed += usize::from(!r.pass);
-        bar.inc(1);
-        bar.set_message(failed.to_string());
-        if let (Some(s), Some(id)) = (&store, &run_id) {
-            let case = StoredCase {
-                idx: r.index,
-                prompt: r.prompt.clone(),
-                provider: r.provider.clone(),
-                pass: r.pass,
-                score: r.score,
-                result: serde_json::to_string(&r).unwrap_or_default(),
-            };
-            if let Err(e) = s.record(id, &case) {
-                store_error.get_or_insert(e);
+        tally.add(&r);
+        progress.add(&r);
+        if let Some(rec) = recorder.as_mut() {
+            if let Err(e) = rec.add(&r) {
+                failure.get_or_insert(e.context("recording the run"));
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         }
-        if let Some(w) = jsonl.as_mut() {
-            if let Err(e) = serde_json::to_writer(&mut *w, &r)
-                .map_err(std::io::Error::from)
-                .and_then(|()| w.write_all(b"\n"))
-            {
-                write_error.get_or_insert(e);
+        for w in &mut reports {
+            if let Err(e) = w.case(&r) {
+                failure.get_or_insert(anyhow::Error::from(e).context("writing the results"));
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
             }
         }
-        results.push(r);
     });
-    bar.finish_and_clear();
-    let interrupted = stop.load(std::sync::atomic::Ordering::SeqCst) && results.len() < total;
+    progress.finish();
+    if let Some(mut rec) = recorder {
+        rec.finish().context("recording the run")?;
+    }
+    let interrupted = stop.load(std::sync::atomic::Ordering::SeqCst) && tally.cases < total;
     if let (Some(s), Some(id)) = (&store, &run_id) {
         s.finish_run(
             id,
@@ -256,40 +284,19 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
             },
         )?;
     }
-    if let Some(e) = store_error {
-        return Err(e).context("recording the run");
+    if let Some(e) = failure {
+        return Err(e);
     }
-    if let Some(e) = write_error {
-        return Err(e).context("writing the results file");
+    for w in reports {
+        w.finish().context("writing the results")?;
     }
-    if let Some(mut w) = jsonl {
-        w.flush()?;
-    }
-    results.sort_by_key(|r| r.index);
-    if let Some(p) = args
-        .output
-        .as_ref()
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-    {
-        std::fs::write(p, serde_json::to_string_pretty(&results)?)
-            .with_context(|| format!("cannot write {}", p.display()))?;
-    }
-    if args.json {
-        let v = serde_json::json!({
-            "suite": suite.path,
-            "total": results.len(),
-            "planned": total,
-            "passed": results.len() - failed,
-            "failed": failed,
-            "run_id": run_id,
-            "results": results,
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        print_matrix(&prompts, &targets, &results);
-        print_failures(&results);
+    if !args.json {
+        tally.print(&info.prompts, &info.providers);
         if let Some(id) = &run_id {
             println!("\nrun {id} stored; `incant runs show {id}`");
+        }
+        if let Some(p) = &args.output {
+            println!("report written to {}", p.display());
         }
     }
     if interrupted {
@@ -297,103 +304,185 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
             Some(id) => format!("resume with `incant eval --resume {id}`"),
             None => "the run was not stored (--no-store); run it again".into(),
         };
-        eprintln!("interrupted after {}/{total} cases; {how}", results.len());
+        eprintln!("interrupted after {}/{total} cases; {how}", tally.cases);
         return Ok(ExitCode::from(130));
     }
-    Ok(if failed > 0 {
+    Ok(if tally.failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
 }
 
-fn print_matrix(prompts: &[PromptFile], targets: &[Target<'_>], results: &[CaseResult]) {
-    let mut cells: BTreeMap<(&str, &str), (usize, usize, f64)> = BTreeMap::new();
-    for r in results {
-        let c = cells
-            .entry((r.prompt.as_str(), r.provider.as_str()))
-            .or_default();
-        c.0 += usize::from(r.pass);
-        c.1 += 1;
-        c.2 += r.latency_ms;
-    }
-    let width = prompts
-        .iter()
-        .map(|p| p.name.len())
-        .max()
-        .unwrap_or(6)
-        .clamp(6, 30);
-    let mut header = format!("{:width$}", "prompt");
-    for t in targets {
-        header.push_str(&format!("  {:>22}", truncate(&t.label, 22)));
-    }
-    println!("{}", paint(&header, "1"));
-    for p in prompts {
-        let mut line = format!("{:width$}", truncate(&p.name, width));
-        for t in targets {
-            let (pass, n, ms) = cells
-                .get(&(p.name.as_str(), t.label.as_str()))
-                .copied()
-                .unwrap_or_default();
-            let cell = format!(
-                "{pass}/{n} pass, {:.0} ms",
-                if n > 0 { ms / n as f64 } else { 0.0 }
-            );
-            let colored = if pass == n {
-                paint(&format!("{cell:>22}"), "32")
-            } else {
-                paint(&format!("{cell:>22}"), "31")
-            };
-            line.push_str("  ");
-            line.push_str(&colored);
-        }
-        println!("{line}");
-    }
-    let passed = results.iter().filter(|r| r.pass).count();
-    println!("\n{passed}/{} cases passed", results.len());
-}
-
-fn print_failures(results: &[CaseResult]) {
-    const SHOWN: usize = 10;
-    let failures: Vec<&CaseResult> = results.iter().filter(|r| !r.pass).collect();
-    for r in failures.iter().take(SHOWN) {
-        let vars: Vec<String> = r
-            .vars
-            .iter()
-            .map(|(k, v)| format!("{k}={}", truncate(&v.to_string(), 30)))
-            .collect();
-        println!(
-            "\n{} {} × {} [{}]",
-            paint("FAIL", "1;31"),
-            r.prompt,
-            r.provider,
-            vars.join(", ")
-        );
-        if let Some(e) = &r.error {
-            println!("  error: {e}");
+/// Fetches the known local models that the suite's `local:` providers name and that are
+/// not installed yet, so a suite runs on a fresh machine without a separate step.
+fn ensure_models<'a>(
+    models_dir: &Path,
+    ids: impl Iterator<Item = &'a str>,
+    quiet: bool,
+) -> Result<()> {
+    let mut missing = Vec::new();
+    for id in ids {
+        let Some(known) = id
+            .strip_prefix("local:")
+            .and_then(incant_models::registry::find)
+        else {
             continue;
-        }
-        if let Some(o) = &r.output {
-            println!("  output: {}", truncate(&o.replace('\n', " "), 100));
-        }
-        for a in r.assertions.iter().filter(|a| !a.grade.pass) {
-            println!("  {}: {}", a.kind, a.grade.reason);
+        };
+        if !incant_models::fetch::is_installed(models_dir, known)?
+            && !missing.contains(&known.name.to_string())
+        {
+            missing.push(known.name.to_string());
         }
     }
-    if failures.len() > SHOWN {
-        println!(
-            "\n… and {} more failing cases (-o results.jsonl for all)",
-            failures.len() - SHOWN
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !quiet {
+        eprintln!(
+            "fetching {} into {}",
+            missing.join(", "),
+            models_dir.display()
         );
+    }
+    incant_models::fetch(&incant_models::FetchOptions {
+        models_dir: models_dir.to_path_buf(),
+        names: missing,
+        from_wheels: None,
+        progress: !quiet && std::io::stderr().is_terminal(),
+    })?;
+    Ok(())
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Writes finished cases to the store from its own thread and connection, in small
+/// transactions: whatever has arrived when the stream pauses for 10 ms, or 256 cases,
+/// whichever comes first. Fast providers are not held back by one commit per case, and a
+/// killed run loses at most the cases of the last few milliseconds.
+struct Recorder {
+    tx: Option<mpsc::SyncSender<StoredCase>>,
+    thread: Option<std::thread::JoinHandle<Result<(), incant_store::StoreError>>>,
+}
+
+impl Recorder {
+    fn spawn(db: std::path::PathBuf, run_id: String) -> Self {
+        let (tx, rx) = mpsc::sync_channel::<StoredCase>(1024);
+        let thread = std::thread::spawn(move || {
+            let store = Store::open(&db)?;
+            let mut pending = Vec::new();
+            loop {
+                match rx.recv_timeout(std::time::Duration::from_millis(10)) {
+                    Ok(case) => {
+                        pending.push(case);
+                        if pending.len() < 256 {
+                            continue;
+                        }
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) if pending.is_empty() => continue,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        return store.record_many(&run_id, &pending);
+                    }
+                }
+                store.record_many(&run_id, &pending)?;
+                pending.clear();
+            }
+        });
+        Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Queues a case; fails when the writer thread has stopped on an error.
+    fn add(&mut self, r: &CaseResult) -> Result<()> {
+        let case = StoredCase {
+            idx: r.index,
+            prompt: r.prompt.clone(),
+            provider: r.provider.clone(),
+            pass: r.pass,
+            score: r.score,
+            result: serde_json::to_string(r)?,
+        };
+        match self.tx.as_ref().map(|tx| tx.send(case)) {
+            Some(Ok(())) => Ok(()),
+            _ => self.finish(),
+        }
+    }
+
+    /// Writes what is queued and reports the writer's error, if any.
+    fn finish(&mut self) -> Result<()> {
+        self.tx = None;
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(Err(e))) => Err(e.into()),
+            Some(Err(_)) => Err(anyhow::anyhow!("the store writer crashed")),
+            _ => Ok(()),
+        }
     }
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-        t.push('…');
-        t
+/// One progress bar per provider (done/total, failures, ETA), hidden when stderr is not
+/// a terminal or the output is JSON.
+struct Progress {
+    _multi: MultiProgress,
+    bars: Vec<(String, ProgressBar, std::cell::Cell<usize>)>,
+}
+
+impl Progress {
+    fn new(plan: &runner::Plan<'_>, visible: bool) -> Self {
+        let multi = if visible && std::io::stderr().is_terminal() {
+            MultiProgress::new()
+        } else {
+            MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+        };
+        let per_target = (plan.total() / plan.targets.len().max(1)) as u64;
+        let width = plan
+            .targets
+            .iter()
+            .map(|t| t.label.chars().count())
+            .max()
+            .unwrap_or(8)
+            .min(24);
+        let style = ProgressStyle::with_template(&format!(
+            "{{prefix:{width}}} [{{bar:28}}] {{pos}}/{{len}} {{msg}} eta {{eta}}"
+        ))
+        .expect("static template")
+        .progress_chars("=> ");
+        let bars = plan
+            .targets
+            .iter()
+            .map(|t| {
+                let b = multi.add(ProgressBar::new(per_target));
+                b.set_style(style.clone());
+                b.set_prefix(truncate(&t.label, width));
+                b.set_message("0 failed");
+                (t.label.clone(), b, std::cell::Cell::new(0))
+            })
+            .collect();
+        Self {
+            _multi: multi,
+            bars,
+        }
+    }
+
+    fn add(&self, r: &CaseResult) {
+        if let Some((_, bar, failed)) = self.bars.iter().find(|(l, _, _)| *l == r.provider) {
+            bar.inc(1);
+            if !r.pass {
+                failed.set(failed.get() + 1);
+                bar.set_message(format!("{} failed", failed.get()));
+            }
+        }
+    }
+
+    fn finish(&self) {
+        for (_, bar, _) in &self.bars {
+            bar.finish_and_clear();
+        }
     }
 }

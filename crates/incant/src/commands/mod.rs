@@ -7,6 +7,7 @@ mod eval;
 mod generate;
 mod models;
 mod runs;
+mod tally;
 mod tokenize;
 
 use crate::cli::{BenchCommand, Cli, Command, ModelsCommand};

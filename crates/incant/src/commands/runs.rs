@@ -2,7 +2,9 @@
 
 use crate::cli::{ExportFormat, RunsCommand};
 use crate::report::input_error;
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use incant_eval::runner::CaseResult;
+use incant_report::{Format, ReportWriter, RunInfo};
 use incant_store::{Store, StoreError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -113,29 +115,67 @@ pub fn run(db: &Path, command: RunsCommand) -> Result<ExitCode> {
                 }
             }
         }
-        RunsCommand::Export { run, format } => {
+        RunsCommand::Export {
+            run,
+            format,
+            output,
+        } => {
             let summary = store.run(&run).map_err(no_such_run)?;
-            let mut first = true;
-            if matches!(format, ExportFormat::Json) {
-                write!(out, "[")?;
-            }
+            let format = match format {
+                ExportFormat::Jsonl => Format::Jsonl,
+                ExportFormat::Json => Format::Json,
+                ExportFormat::Csv => Format::Csv,
+                ExportFormat::Junit => Format::Junit,
+                ExportFormat::Html => Format::Html,
+            };
+            let config: serde_json::Value =
+                serde_json::from_str(&store.run_config(&summary.id)?).unwrap_or_default();
+            let names = |key: &str| -> Vec<String> {
+                config[key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.as_str().or_else(|| v["name"].as_str()))
+                    .map(str::to_string)
+                    .collect()
+            };
+            let info = RunInfo {
+                run_id: Some(summary.id.clone()),
+                suite: summary.suite.clone(),
+                description: summary.description.clone(),
+                started_at: Some(summary.started_at),
+                prompts: names("prompts"),
+                providers: names("providers"),
+            };
+            let sink: Box<dyn Write> = match &output {
+                Some(p) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("cannot write {}", p.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            };
+            let mut report = ReportWriter::new(format, info, sink)?;
             let mut err = None;
             store.for_each_case(&summary.id, |c| {
-                let line = match format {
-                    ExportFormat::Jsonl => format!("{}\n", c.result),
-                    ExportFormat::Json => format!("{}{}", if first { "" } else { "," }, c.result),
-                };
-                first = false;
-                if let Err(e) = out.write_all(line.as_bytes()) {
-                    err.get_or_insert(e);
+                match serde_json::from_str::<CaseResult>(&c.result) {
+                    Ok(case) => {
+                        if let Err(e) = report.case(&case) {
+                            err.get_or_insert(anyhow::Error::from(e));
+                        }
+                    }
+                    Err(e) => {
+                        err.get_or_insert(anyhow::anyhow!(
+                            "case {} of run {} is unreadable: {e}",
+                            c.idx,
+                            summary.id
+                        ));
+                    }
                 }
             })?;
             if let Some(e) = err {
-                return Err(e.into());
+                return Err(e);
             }
-            if matches!(format, ExportFormat::Json) {
-                writeln!(out, "]")?;
-            }
+            report.finish()?;
         }
     }
     Ok(ExitCode::SUCCESS)
