@@ -45,14 +45,7 @@ const TEST_KEYS: &[&str] = &[
     "metadata",
 ];
 /// Keys of `options`.
-const OPTION_KEYS: &[&str] = &[
-    "maxConcurrency",
-    "repeat",
-    "timeoutMs",
-    "cache",
-    "seed",
-    "delay",
-];
+const OPTION_KEYS: &[&str] = &["maxConcurrency", "repeat", "timeoutMs", "cache", "seed"];
 
 /// A provider reference with its configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +118,9 @@ pub struct Suite {
     pub tests: Vec<TestCase>,
     /// Runner settings.
     pub options: SuiteOptions,
+    /// Where to write the report when the command line names none (`outputPath`,
+    /// relative to the suite file).
+    pub output_path: Option<PathBuf>,
 }
 
 impl Suite {
@@ -236,6 +232,14 @@ impl Suite {
             )?);
         }
         let options = options(path, map.get("options"), &locate)?;
+        let output_path = match map.get("outputPath") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(p)) => Some(dir.join(p)),
+            Some(_) => {
+                let (l, c) = locate("outputPath");
+                return Err(PromptError::new(path, "`outputPath` must be a file path").at(l, c));
+            }
+        };
         Ok(Self {
             path: path.to_path_buf(),
             description: map
@@ -247,6 +251,7 @@ impl Suite {
             providers,
             tests,
             options,
+            output_path,
         })
     }
 }
@@ -505,6 +510,19 @@ fn expand(
         return Err(PromptError::new(path, "a test must be a mapping").at(locate("tests").0, 1));
     };
     check_keys(path, t, TEST_KEYS, locate, "test")?;
+    // promptfoo's per-test `options` (prefix, suffix, transform, grader provider ...) are
+    // not mapped; refuse them rather than run the test differently from what it says.
+    if let Some(Value::Object(o)) = t.get("options").or_else(|| default.get("options")) {
+        if let Some(key) = o.keys().next() {
+            let (l, c) = locate(key);
+            return Err(PromptError::new(
+                path,
+                format!("test option `{key}` is not supported"),
+            )
+            .at(l, c)
+            .hint("set grader providers on the assertion (`provider:`); put prefixes into the prompt"));
+        }
+    }
     let mut vars = default
         .get("vars")
         .and_then(Value::as_object)

@@ -136,6 +136,26 @@ impl OpenAi {
                 "no model name (e.g. openai:chat:gpt-4o-mini)",
             ));
         }
+        // A key that is neither sent nor understood would be silently ignored: refuse it.
+        for key in config.keys() {
+            let known = FORWARDED.contains(&key.as_str())
+                || PROVIDER_KEYS.contains(&key.as_str())
+                || ALIASES.iter().any(|(alias, _)| alias == key);
+            if !known {
+                let all: Vec<&str> = FORWARDED
+                    .iter()
+                    .chain(PROVIDER_KEYS)
+                    .chain(ALIASES.iter().map(|(a, _)| a))
+                    .copied()
+                    .collect();
+                let hint = incant_prompt::nearest(key, &all)
+                    .map_or_else(String::new, |n| format!(" (did you mean `{n}`?)"));
+                return Err(config_error(
+                    id,
+                    format!("unknown config key `{key}`{hint}"),
+                ));
+            }
+        }
         let string = |key: &str| -> Result<Option<String>, ProviderError> {
             match config.get(key) {
                 None | Some(Value::Null) => Ok(None),

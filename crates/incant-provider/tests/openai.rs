@@ -328,4 +328,12 @@ fn configuration_errors_name_the_problem() {
         json!({"apiBaseUrl": "http://x", "timeoutMs": "soon"}),
     );
     assert!(m.contains("`timeoutMs` must be a whole number"), "{m}");
+    let m = err(
+        "openai:chat:m",
+        json!({"apiBaseUrl": "http://x", "temprature": 0.2}),
+    );
+    assert!(
+        m.contains("unknown config key `temprature` (did you mean `temperature`?)"),
+        "{m}"
+    );
 }

@@ -347,3 +347,111 @@ fn responses_are_cached_between_runs_unless_asked_not_to() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("removed 2 cached responses"));
     assert_eq!(cached(&[]), [false, false]);
 }
+
+#[test]
+fn two_processes_share_one_store_while_a_viewer_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("incant.db");
+    write(d, "a.prompt", "Say {{ w }}");
+    for (name, n) in [("one.yaml", 12), ("two.yaml", 9)] {
+        let values: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+        write(
+            d,
+            name,
+            &format!(
+                "prompts: [a.prompt]\nproviders: ['exec:sleep 0.05; cat']\noptions: {{cache: false}}\n\
+                 tests:\n  - vars: {{w: [{}]}}\n    assert: [{{type: contains, value: Say}}]\n",
+                values.join(", ")
+            ),
+        );
+    }
+    let spawn = |suite: &str| {
+        Command::new(env!("CARGO_BIN_EXE_incant"))
+            .args(["eval", d.join(suite).to_str().unwrap(), "-j", "2"])
+            .env("INCANT_DB", &db)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("one.yaml"), spawn("two.yaml"));
+    // The viewer reads while both write.
+    for _ in 0..5 {
+        std::thread::sleep(std::time::Duration::from_millis(60));
+        let o = incant_db(&["runs", "list", "--json"], &db);
+        if o.status.success() {
+            let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            assert!(runs.as_array().unwrap().len() <= 2);
+        } else {
+            // The very first poll may come before either process created the file.
+            assert!(stderr(&o).contains("no run store"), "{}", stderr(&o));
+        }
+    }
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let o = incant_db(&["runs", "list", "--json"], &db);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut done: Vec<(u64, String)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["done"].as_u64().unwrap(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    done.sort();
+    assert_eq!(done, [(9, "finished".into()), (12, "finished".into())]);
+}
+
+#[test]
+fn reports_in_every_format_and_the_suites_output_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "a.prompt", "Say {{ w }}");
+    write(
+        d,
+        "incant.yaml",
+        "prompts: [a.prompt]\nproviders: [echo]\noutputPath: out/report.html\n\
+         tests:\n  - vars: {w: ['a <b> & \"c\"', x]}\n    assert: [{type: contains, value: x}]\n",
+    );
+    let suite = d.join("incant.yaml");
+    let o = incant(&["eval", suite.to_str().unwrap(), "--no-store"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let html = std::fs::read_to_string(d.join("out/report.html")).unwrap();
+    assert!(
+        html.contains("<html") && html.contains("\\u003cb>"),
+        "escaped in the data"
+    );
+    for (ext, check) in [
+        ("csv", "Say x"),
+        ("xml", "<testcase "),
+        ("json", "\"summary\""),
+        ("jsonl", "\"vars\""),
+    ] {
+        let out = d.join(format!("r.{ext}"));
+        let o = incant(&[
+            "eval",
+            suite.to_str().unwrap(),
+            "--no-store",
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(text.contains(check), "{ext}: {text}");
+    }
+    let o = incant(&["eval", suite.to_str().unwrap(), "-o", "r.txt"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains(".html"), "{}", stderr(&o));
+}

@@ -103,7 +103,17 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         .providers
         .iter()
         .map(|p| {
-            from_spec(&p.id, &p.config, models_dir).map_err(|e| match e {
+            // The suite's `options.timeoutMs` is each HTTP or exec provider's default limit.
+            let mut config = p.config.clone();
+            if let Some(ms) = suite.options.timeout_ms {
+                if !p.id.starts_with("local:") && p.id != "echo" {
+                    let has = config.contains_key("timeoutMs") || config.contains_key("timeout_ms");
+                    if !has {
+                        config.insert("timeoutMs".into(), ms.into());
+                    }
+                }
+            }
+            from_spec(&p.id, &config, models_dir).map_err(|e| match e {
                 ProviderError::Config(m) => {
                     input_error(format!("{}: {m}", suite.path.display()), None)
                 }
@@ -118,7 +128,14 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         .map(|(spec, p)| Target {
             label: spec.label.clone().unwrap_or_else(|| spec.id.clone()),
             provider: p.as_ref(),
-            config: spec.config.clone(),
+            config: {
+                // The suite's `options.seed` reaches every call that does not set its own.
+                let mut c = spec.config.clone();
+                if let Some(seed) = suite.options.seed {
+                    c.entry("seed").or_insert(seed.into());
+                }
+                c
+            },
         })
         .collect();
     // Model-graded assertions get their embedding model and judge, loaded once, only
@@ -189,8 +206,8 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         providers: targets.iter().map(|t| t.label.clone()).collect(),
     };
     // Fail on a bad output path before any model is called.
-    let output_format = args
-        .output
+    let output = args.output.clone().or_else(|| suite.output_path.clone());
+    let output_format = output
         .as_deref()
         .map(Format::from_path)
         .transpose()
@@ -215,7 +232,11 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         ..info
     };
     let mut reports: Vec<ReportWriter<Box<dyn Write>>> = Vec::new();
-    if let (Some(path), Some(format)) = (&args.output, output_format) {
+    if let (Some(path), Some(format)) = (&output, output_format) {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
         let file = std::fs::File::create(path)
             .with_context(|| format!("cannot write {}", path.display()))?;
         reports.push(ReportWriter::new(
@@ -295,7 +316,7 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         if let Some(id) = &run_id {
             println!("\nrun {id} stored; `incant runs show {id}`");
         }
-        if let Some(p) = &args.output {
+        if let Some(p) = &output {
             println!("report written to {}", p.display());
         }
     }
