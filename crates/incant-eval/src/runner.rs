@@ -9,7 +9,7 @@
 
 use crate::assertions::{Assertion, Context, Grade, Grader};
 use crate::schedule::Scheduler;
-use incant_prompt::{PromptFile, TestCase};
+use incant_prompt::{PromptFile, TestCase, TestList};
 use incant_provider::{Provider, Request, Usage};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -77,34 +77,43 @@ pub struct CaseResult {
     pub cached: bool,
 }
 
-/// Parses every test's assertions up front, so a bad assertion stops the run before any
-/// model is called. Returns, per test, the parsed assertions with their written types.
-/// Relative `file://` references resolve against `base_dir` (the suite's folder).
-pub fn parse_assertions(
-    tests: &[TestCase],
+/// One test's assertions, parsed, with their written types. Relative `file://` references
+/// resolve against `base_dir` (the suite's folder).
+pub fn parse_case_assertions(
+    test: &TestCase,
     base_dir: Option<&std::path::Path>,
-) -> Result<Vec<Vec<(String, Assertion)>>, String> {
-    tests
+) -> Result<Vec<(String, Assertion)>, String> {
+    test.assert
         .iter()
-        .map(|t| {
-            t.assert
-                .iter()
-                .map(|a| {
-                    let ty = a
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                        .to_string();
-                    Assertion::parse_in(a, base_dir)
-                        .map(|p| (ty, p))
-                        .map_err(|e| {
-                            let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
-                            format!("{}: {}{hint}", t.origin, e.message)
-                        })
+        .map(|a| {
+            let ty = a
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            Assertion::parse_in(a, base_dir)
+                .map(|p| (ty, p))
+                .map_err(|e| {
+                    let hint = e.hint.map(|h| format!(" ({h})")).unwrap_or_default();
+                    format!("{}: {}{hint}", test.origin, e.message)
                 })
-                .collect()
         })
         .collect()
+}
+
+/// Parses every test's assertions once, so a bad assertion stops the run before any model
+/// is called; says whether any of them needs a [`Grader`]. (Cases parse their assertions
+/// again when they run, so a million-case suite never holds them all.)
+pub fn check_assertions(
+    tests: &TestList,
+    base_dir: Option<&std::path::Path>,
+) -> Result<bool, String> {
+    let mut needs_grader = false;
+    for test in tests.iter() {
+        let parsed = parse_case_assertions(&test, base_dir)?;
+        needs_grader |= crate::assertions::needs_grader(parsed.iter().map(|(_, a)| a));
+    }
+    Ok(needs_grader)
 }
 
 /// Where responses are cached between runs. Implementations must be thread-safe: workers
@@ -152,9 +161,9 @@ pub struct Plan<'a> {
     /// Providers, in order.
     pub targets: &'a [Target<'a>],
     /// Expanded test cases.
-    pub tests: &'a [TestCase],
-    /// Parsed assertions per test ([`parse_assertions`]).
-    pub assertions: &'a [Vec<(String, Assertion)>],
+    pub tests: &'a TestList,
+    /// Where relative `file://` references in assertions resolve (the suite's folder).
+    pub base_dir: Option<&'a std::path::Path>,
     /// Runs of each case.
     pub repeat: usize,
     /// Response cache, if enabled.
@@ -214,15 +223,17 @@ pub fn run(
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
+                let test = plan.tests.get(test);
+                let assertions = parse_case_assertions(&test, plan.base_dir);
                 let case = Case {
                     index: i,
                     prompt: &plan.prompts[p],
                     target: &plan.targets[t_idx],
-                    test: &plan.tests[test],
-                    assertions: &plan.assertions[test],
+                    test: &test,
+                    assertions,
                     repeat: rep,
                 };
-                let result = run_case(&case, plan.cache, plan.grader);
+                let result = run_case(case, plan.cache, plan.grader);
                 drop(slot);
                 if tx.send(result).is_err() {
                     break;
@@ -242,12 +253,13 @@ struct Case<'a> {
     prompt: &'a PromptFile,
     target: &'a Target<'a>,
     test: &'a TestCase,
-    assertions: &'a [(String, Assertion)],
+    /// The test's assertions, or why they could not be parsed.
+    assertions: Result<Vec<(String, Assertion)>, String>,
     repeat: usize,
 }
 
 fn run_case(
-    case: &Case<'_>,
+    case: Case<'_>,
     cache: Option<&dyn ResponseCache>,
     grader: Option<&dyn Grader>,
 ) -> CaseResult {
@@ -258,7 +270,7 @@ fn run_case(
         test,
         assertions,
         repeat,
-    } = *case;
+    } = case;
     let mut result = CaseResult {
         index,
         prompt: prompt.name.clone(),
@@ -277,6 +289,14 @@ fn run_case(
         cost: None,
         cached: false,
     };
+    let parsed = match assertions {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            result.error = Some(e);
+            return result;
+        }
+    };
+    let assertions = &parsed[..];
     let rendered = match prompt.render(&test.vars) {
         Ok(r) => r,
         Err(e) => {
@@ -336,10 +356,32 @@ fn run_case(
         logprobs: response.logprobs.as_deref(),
         grader,
     };
+    // promptfoo's scoring: each assertion scores 1 or 0 (or its own score), `weight: 0`
+    // makes an assertion pass without counting; the case's score is the weighted mean
+    // (0 when every weight is 0, 1 with no assertions). A test `threshold` (0 included)
+    // decides on that score instead of on every assertion passing. An assertion whose value
+    // cannot be used (promptfoo throws) makes the whole case an error.
     let (mut weighted, mut weights) = (0.0, 0.0);
     let mut pass = true;
+    let mut case_error = None;
     for (ty, a) in assertions {
-        let grade = a.evaluate(&response.output, &ctx);
+        let grade = match a.evaluate_case(&response.output, &ctx) {
+            Ok(mut grade) => {
+                if a.weight == 0.0 && !grade.pass {
+                    grade.pass = true;
+                    grade.reason = format!("{} (weight 0: not counted)", grade.reason);
+                }
+                grade
+            }
+            Err(reason) => {
+                case_error.get_or_insert_with(|| format!("assertion `{ty}`: {reason}"));
+                Grade {
+                    pass: false,
+                    score: 0.0,
+                    reason,
+                }
+            }
+        };
         pass &= grade.pass;
         weighted += grade.score * a.weight;
         weights += a.weight;
@@ -348,17 +390,22 @@ fn run_case(
             grade,
         });
     }
-    result.score = if weights > 0.0 {
+    result.score = if assertions.is_empty() {
+        1.0
+    } else if weights > 0.0 {
         weighted / weights
     } else {
-        1.0
+        0.0
     };
-    // A test-level threshold overrides the assertions' own verdicts (promptfoo; like
-    // promptfoo, a threshold of 0 means none).
-    result.pass = match test.threshold.filter(|t| *t != 0.0) {
+    result.pass = match test.threshold.filter(|t| !t.is_nan()) {
         Some(t) => result.score >= t,
         None => pass,
     };
+    if let Some(e) = case_error {
+        result.error = Some(e);
+        result.pass = false;
+        result.score = 0.0;
+    }
     result.usage = response.usage;
     result.cost = response.cost;
     result.output = Some(response.output);
@@ -420,12 +467,11 @@ mod tests {
                 threshold: None,
             })
             .collect();
-        let parsed = parse_assertions(&tests, None).unwrap();
         let plan = Plan {
             prompts: &prompts,
             targets: &targets,
-            tests: &tests,
-            assertions: &parsed,
+            tests: &TestList::from(tests.clone()),
+            base_dir: None,
             repeat: 2,
             cache: None,
             grader: None,
@@ -451,12 +497,11 @@ mod tests {
             origin: "t".into(),
             threshold: None,
         }];
-        let none = [vec![]];
         let plan = Plan {
             prompts: &prompts,
             targets: &targets,
-            tests: &tests,
-            assertions: &none,
+            tests: &TestList::from(tests.clone()),
+            base_dir: None,
             repeat: 1,
             cache: None,
             grader: None,
@@ -484,12 +529,11 @@ mod tests {
                 threshold: None,
             })
             .collect();
-        let asserts = vec![vec![]; 5];
         let plan = Plan {
             prompts: &prompts,
             targets: &targets,
-            tests: &tests,
-            assertions: &asserts,
+            tests: &TestList::from(tests.clone()),
+            base_dir: None,
             repeat: 1,
             cache: None,
             grader: None,
@@ -534,12 +578,11 @@ mod tests {
             origin: "t".into(),
             threshold: None,
         }];
-        let asserts = vec![vec![]];
         let plan = Plan {
             prompts: &prompts,
             targets: &targets,
-            tests: &tests,
-            assertions: &asserts,
+            tests: &TestList::from(tests.clone()),
+            base_dir: None,
             repeat: 1,
             cache: Some(&cache),
             grader: None,
@@ -568,7 +611,7 @@ mod tests {
             origin: "suite.yaml:4".into(),
             threshold: None,
         }];
-        let e = parse_assertions(&tests, None).unwrap_err();
+        let e = check_assertions(&TestList::from(tests), None).unwrap_err();
         assert!(
             e.contains("suite.yaml:4: unknown assertion type `contain`"),
             "{e}"

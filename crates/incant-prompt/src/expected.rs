@@ -126,8 +126,17 @@ pub fn assertion_from_string(expected: &str) -> Value {
         let mut m = Map::new();
         m.insert("type".into(), json!(full));
         match (*ty, value) {
+            // promptfoo splits a non-empty value; an empty one, or one its parser rejects,
+            // stays a string for the assertion to reject when the suite loads.
             ("contains-all" | "contains-any" | "icontains-all" | "icontains-any", Some(v)) => {
-                m.insert("value".into(), json!(split_values(v)));
+                let items = Some(v).filter(|v| !v.is_empty()).map(split_values);
+                m.insert(
+                    "value".into(),
+                    match items {
+                        Some(Ok(items)) => json!(items),
+                        _ => json!(v),
+                    },
+                );
             }
             ("contains-json" | "is-json", Some(v)) => {
                 m.insert("value".into(), json!(v));
@@ -174,59 +183,105 @@ fn split_tail(tail: &str) -> Option<(Option<f64>, Option<&str>)> {
     rest.strip_prefix(':').map(|v| (threshold, Some(v)))
 }
 
-/// `a, b , "c, d"`: comma-separated, trimmed, with double-quoted items that may hold commas
-/// (`""` or `\"` for a quote inside).
-fn split_values(v: &str) -> Vec<String> {
-    let chars: Vec<char> = v.chars().collect();
+/// promptfoo's comma parser for `contains-any` and its kin, in CSV cells and in string
+/// values alike: `a, b , "c, d"` is three items. Commas (repeated ones too) and whitespace
+/// separate items, unquoted items are trimmed, double-quoted items keep their commas and
+/// whitespace (`\"`, `\\` and `""` inside), and only whitespace may follow a quoted item
+/// before the next comma. Whitespace is JavaScript's ([`is_js_space`]).
+pub fn split_values(v: &str) -> Result<Vec<String>, String> {
+    let c: Vec<char> = v.chars().collect();
+    let skip_space = |mut i: usize| {
+        while i < c.len() && is_js_space(c[i]) {
+            i += 1;
+        }
+        i
+    };
     let mut out = Vec::new();
     let mut i = 0;
-    while i < chars.len() {
-        while i < chars.len() && (chars[i].is_whitespace() || chars[i] == ',') {
+    while i < c.len() {
+        loop {
+            i = skip_space(i);
+            if c.get(i) != Some(&',') {
+                break;
+            }
             i += 1;
         }
-        if i >= chars.len() {
+        if i >= c.len() {
             break;
         }
-        if chars[i] == '"' {
+        if c[i] == '"' {
             let mut field = String::new();
+            let mut closed = false;
             i += 1;
-            while i < chars.len() {
-                match (chars[i], chars.get(i + 1)) {
-                    ('\\', Some(&c @ ('"' | '\\'))) | ('"', Some(&c @ '"')) => {
-                        field.push(c);
+            while i < c.len() {
+                match (c[i], c.get(i + 1)) {
+                    ('\\', Some(&q @ ('"' | '\\'))) | ('"', Some(&q @ '"')) => {
+                        field.push(q);
                         i += 2;
                     }
                     ('"', _) => {
                         i += 1;
+                        closed = true;
                         break;
                     }
-                    (c, _) => {
-                        field.push(c);
+                    (ch, _) => {
+                        field.push(ch);
                         i += 1;
                     }
                 }
             }
+            if !closed {
+                return Err(format!("unterminated quoted item in {v:?}"));
+            }
             out.push(field);
+            i = skip_space(i);
+            if i < c.len() && c[i] != ',' {
+                return Err(format!("expected a comma after a quoted item in {v:?}"));
+            }
         } else {
             let start = i;
-            while i < chars.len() && chars[i] != ',' {
+            while i < c.len() && c[i] != ',' {
                 i += 1;
             }
-            out.push(
-                chars[start..i]
-                    .iter()
-                    .collect::<String>()
-                    .trim()
-                    .to_string(),
-            );
+            let item: String = c[start..i].iter().collect();
+            out.push(item.trim_matches(is_js_space).to_string());
         }
     }
-    out
+    Ok(out)
+}
+
+/// JavaScript's WhiteSpace and LineTerminator characters (`/\s/`, `trim()`): Rust's
+/// whitespace without U+0085, plus U+FEFF.
+pub fn is_js_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn comma_parser_is_promptfoos() {
+        let s = |v: &str| split_values(v).unwrap();
+        assert_eq!(s("a , b,,c,"), ["a", "b", "c"]);
+        assert_eq!(s("\u{a0}a\u{feff},b"), ["a", "b"]);
+        assert_eq!(s(r#""alpha, beta",zeta"#), ["alpha, beta", "zeta"]);
+        assert_eq!(s(r#""say \"hi\"" , "a""b""#), ["say \"hi\"", "a\"b"]);
+        assert_eq!(s(r#""""#), [""]);
+        assert!(s(" , ").is_empty());
+        assert!(split_values(r#""open"#).is_err());
+        assert!(split_values(r#""a"b"#).is_err());
+    }
 
     #[test]
     fn promptfoo_expected_strings() {
@@ -240,6 +295,15 @@ mod tests {
         assert_eq!(
             a(r#"icontains-any:a , b,"c, d",,"say ""hi""""#),
             json!({"type": "icontains-any", "value": ["a", "b", "c, d", "say \"hi\""]})
+        );
+        // promptfoo keeps an empty or unparsable list as a string
+        assert_eq!(
+            a("contains-any:"),
+            json!({"type": "contains-any", "value": ""})
+        );
+        assert_eq!(
+            a(r#"contains-all:"a"b,c"#),
+            json!({"type": "contains-all", "value": "\"a\"b,c"})
         );
         assert_eq!(
             a("similar(0.9):The sky"),

@@ -29,6 +29,7 @@
 //! (messages from a prompt and its variables), [`suite`] (test suites: prompts x providers x
 //! expanded test cases).
 
+pub mod cases;
 pub mod expected;
 pub mod file;
 pub mod foreign;
@@ -36,11 +37,12 @@ pub mod inputs;
 pub mod render;
 pub mod suite;
 
+pub use cases::{TestCase, TestList};
 pub use file::{Message, PromptFile, PromptKind, Section};
 pub use foreign::load_prompts;
 pub use inputs::{InputSpec, InputType};
 pub use render::RenderedPrompt;
-pub use suite::{ProviderSpec, Suite, SuiteOptions, TestCase};
+pub use suite::{ProviderSpec, Suite, SuiteOptions};
 
 use std::fmt;
 use std::path::PathBuf;

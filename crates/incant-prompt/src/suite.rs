@@ -20,6 +20,7 @@
 //! product, so the runner sees a flat list of [`TestCase`]s. Unknown keys are errors that
 //! name the nearest valid key; every error carries file:line:column.
 
+use crate::cases::{load_cases, TestCase, TestList};
 use crate::{nearest, PromptError};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -56,22 +57,6 @@ pub struct ProviderSpec {
     pub label: Option<String>,
     /// Provider settings.
     pub config: Map<String, Value>,
-}
-
-/// One expanded test case.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TestCase {
-    /// Its description, when given.
-    pub description: Option<String>,
-    /// Variables for the prompt.
-    pub vars: Map<String, Value>,
-    /// Assertions as written (the runner interprets them).
-    pub assert: Vec<Value>,
-    /// Where it was defined (`file:line`), for reports.
-    pub origin: String,
-    /// When set, the case passes if its weighted score reaches this, whatever its
-    /// individual assertions say (promptfoo's test-level `threshold`).
-    pub threshold: Option<f64>,
 }
 
 /// Runner settings.
@@ -115,7 +100,7 @@ pub struct Suite {
     /// Providers in order.
     pub providers: Vec<ProviderSpec>,
     /// Every case after expansion, with `defaultTest` merged in.
-    pub tests: Vec<TestCase>,
+    pub tests: TestList,
     /// Runner settings.
     pub options: SuiteOptions,
     /// Where to write the report when the command line names none (`outputPath`,
@@ -191,26 +176,24 @@ impl Suite {
             .get("defaultTest")
             .cloned()
             .unwrap_or(Value::Object(Map::new()));
-        let mut tests = Vec::new();
+        let mut tests = TestList::default();
+        let add =
+            |tests: &mut TestList, cases: Vec<TestCase>| cases.iter().for_each(|c| tests.push(c));
         for t in seq(&map, "tests") {
             match t {
                 Value::String(s) => {
-                    for (i, row) in load_cases(path, dir, s.trim_start_matches("file://"), &locate)?
-                        .into_iter()
-                        .enumerate()
-                    {
-                        tests.extend(expand(
-                            path,
-                            &row,
-                            &default,
-                            format!("{s}:{}", i + 1),
-                            &locate,
-                        )?);
-                    }
+                    let rel = s.trim_start_matches("file://");
+                    load_cases(path, dir, rel, &locate, &mut |row, n| {
+                        add(
+                            &mut tests,
+                            expand(path, &row, &default, format!("{s}:{n}"), &locate)?,
+                        );
+                        Ok(())
+                    })?;
                 }
                 Value::Object(_) => {
                     let origin = format!("{}:{}", path.display(), locate("tests").0);
-                    tests.extend(expand(path, t, &default, origin, &locate)?);
+                    add(&mut tests, expand(path, t, &default, origin, &locate)?);
                 }
                 _ => {
                     let (l, c) = locate("tests");
@@ -223,13 +206,16 @@ impl Suite {
             }
         }
         if tests.is_empty() && map.contains_key("defaultTest") {
-            tests.extend(expand(
-                path,
-                &Value::Object(Map::new()),
-                &default,
-                path.display().to_string(),
-                &locate,
-            )?);
+            add(
+                &mut tests,
+                expand(
+                    path,
+                    &Value::Object(Map::new()),
+                    &default,
+                    path.display().to_string(),
+                    &locate,
+                )?,
+            );
         }
         let options = options(path, map.get("options"), &locate)?;
         let output_path = match map.get("outputPath") {
@@ -364,137 +350,6 @@ fn provider(
             let (l, c) = locate("providers");
             Err(PromptError::new(path, "a provider is an id or a mapping with `id`").at(l, c))
         }
-    }
-}
-
-/// Rows of a CSV, JSONL or YAML cases file, each as a test mapping.
-fn load_cases(
-    suite: &Path,
-    dir: &Path,
-    rel: &str,
-    locate: &dyn Fn(&str) -> (usize, usize),
-) -> Result<Vec<Value>, PromptError> {
-    let file = dir.join(rel);
-    let (l, c) = locate("tests");
-    let text = std::fs::read_to_string(&file).map_err(|e| {
-        PromptError::new(
-            suite,
-            format!("cannot read test cases {}: {e}", file.display()),
-        )
-        .at(l, c)
-        .hint("paths are relative to the suite file")
-    })?;
-    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
-    match ext {
-        "csv" => {
-            let mut rdr = csv::Reader::from_reader(text.as_bytes());
-            let headers = rdr
-                .headers()
-                .map_err(|e| PromptError::new(&file, format!("invalid CSV header: {e}")).at(1, 1))?
-                .clone();
-            let mut rows = Vec::new();
-            for (i, rec) in rdr.records().enumerate() {
-                let rec = rec.map_err(|e| {
-                    PromptError::new(&file, format!("invalid CSV row: {e}")).at(i + 2, 1)
-                })?;
-                let mut vars = Map::new();
-                let mut asserts = Vec::new();
-                let mut t = Map::new();
-                let mut metric = None;
-                let mut thresholds = Vec::new();
-                for (h, v) in headers.iter().map(str::trim).zip(rec.iter()) {
-                    let unsupported = |what: &str| {
-                        PromptError::new(&file, format!("column `{h}` ({what}) is not supported"))
-                            .at(1, 1)
-                            .hint("remove the column; put the text into the prompt instead")
-                    };
-                    if h.starts_with("__expected") {
-                        if !v.trim().is_empty() {
-                            asserts.push(crate::expected::assertion_from_string(v.trim()));
-                        }
-                    } else if h == "__description" {
-                        t.insert("description".into(), Value::String(v.to_string()));
-                    } else if h == "__metric" {
-                        metric = Some(v.to_string()).filter(|m| !m.is_empty());
-                    } else if h == "__threshold" {
-                        if let Ok(x) = v.trim().parse::<f64>() {
-                            t.insert("threshold".into(), x.into());
-                        }
-                    } else if let Some(rest) = h.strip_prefix("__config:") {
-                        let index = rest
-                            .strip_suffix(":threshold")
-                            .and_then(|e| e.strip_prefix("__expected"))
-                            .and_then(|n| {
-                                if n.is_empty() {
-                                    Some(1)
-                                } else {
-                                    n.parse().ok()
-                                }
-                            })
-                            .filter(|n: &usize| *n >= 1)
-                            .ok_or_else(|| {
-                                PromptError::new(&file, format!("invalid column `{h}`"))
-                                    .at(1, 1)
-                                    .hint("write __config:__expected<N>:threshold")
-                            })?;
-                        let x: f64 = v.trim().parse().map_err(|_| {
-                            PromptError::new(
-                                &file,
-                                format!("`{v}` in column `{h}` is not a number"),
-                            )
-                            .at(i + 2, 1)
-                        })?;
-                        thresholds.push((index - 1, x));
-                    } else if h.starts_with("__metadata") {
-                        continue;
-                    } else if h == "__prefix" || h == "__suffix" {
-                        return Err(unsupported("prompt prefix/suffix"));
-                    } else if h == "__providerOutput" {
-                        return Err(unsupported("canned provider output"));
-                    } else {
-                        vars.insert(h.to_string(), Value::String(v.to_string()));
-                    }
-                }
-                for (n, a) in asserts.iter_mut().enumerate() {
-                    if let Some(m) = &metric {
-                        a["metric"] = Value::String(m.clone());
-                    }
-                    if let Some((_, x)) = thresholds.iter().find(|(k, _)| *k == n) {
-                        a["threshold"] = (*x).into();
-                    }
-                }
-                t.insert("vars".into(), Value::Object(vars));
-                if !asserts.is_empty() {
-                    t.insert("assert".into(), Value::Array(asserts));
-                }
-                rows.push(Value::Object(t));
-            }
-            Ok(rows)
-        }
-        "jsonl" => text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, line)| {
-                serde_json::from_str(line).map_err(|e| {
-                    PromptError::new(&file, format!("invalid JSON: {e}")).at(i + 1, e.column())
-                })
-            })
-            .collect(),
-        "yaml" | "yml" => {
-            let v: Value = serde_norway::from_str(&text)
-                .map_err(|e| crate::yaml_error(&file, &e, 0, "YAML"))?;
-            match v {
-                Value::Array(a) => Ok(a),
-                _ => Err(PromptError::new(&file, "a cases file holds a list of tests").at(1, 1)),
-            }
-        }
-        other => Err(PromptError::new(
-            suite,
-            format!("test cases file type `.{other}` is not supported"),
-        )
-        .at(l, c)
-        .hint("use .csv, .jsonl or .yaml")),
     }
 }
 
@@ -664,10 +519,10 @@ mod tests {
             .iter()
             .all(|t| t.assert[0]["type"] == "not-contains"));
         assert_eq!(
-            s.tests[3].assert[1],
+            s.tests.get(3).assert[1],
             serde_json::json!({"type": "contains", "value": "hi"})
         );
-        assert_eq!(s.tests[3].vars["word"], "hi");
+        assert_eq!(s.tests.get(3).vars["word"], "hi");
         assert_eq!(s.options.max_concurrency, 8);
         assert_eq!(s.options.repeat, 2);
     }

@@ -92,7 +92,7 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
             Some("see examples/quickstart/incant.yaml for a complete suite"),
         ));
     }
-    let assertions = runner::parse_assertions(&suite.tests, suite.path.parent())
+    let needs_grader = runner::check_assertions(&suite.tests, suite.path.parent())
         .map_err(|e| input_error(e, Some("see `incant eval --help` for the assertion types")))?;
     ensure_models(
         models_dir,
@@ -140,8 +140,7 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         .collect();
     // Model-graded assertions get their embedding model and judge, loaded once, only
     // when some test uses them.
-    let grader = incant_eval::needs_grader(assertions.iter().flatten().map(|(_, a)| a))
-        .then(|| incant_eval::ProviderGrader::new(models_dir));
+    let grader = needs_grader.then(|| incant_eval::ProviderGrader::new(models_dir));
     if grader.is_some() {
         ensure_models(
             models_dir,
@@ -167,7 +166,7 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         prompts: &prompts,
         targets: &targets,
         tests: &suite.tests,
-        assertions: &assertions,
+        base_dir: suite.path.parent(),
         repeat,
         cache: cache.as_ref().map(|c| c as &dyn runner::ResponseCache),
         grader: grader.as_ref().map(|g| g as &dyn incant_eval::Grader),
