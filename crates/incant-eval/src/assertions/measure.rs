@@ -5,60 +5,95 @@
 //! perplexity <= threshold (score 1 or 0), `perplexity-score` scores `1 / (1 + perplexity)`
 //! and passes at score >= threshold. Without a threshold both pass, as in promptfoo.
 
-use super::text::as_text;
-use super::Grade;
+use super::{js, Failure, Grade};
 use serde_json::Value;
 
 pub use incant_prompt::edit_distance;
 
-/// `levenshtein`: distance to the value at most `threshold` (default 5).
-pub fn levenshtein(output: &str, value: Option<&Value>, threshold: Option<f64>) -> Grade {
-    let want = as_text(value);
+/// `levenshtein`: distance to the value at most `threshold` (default 5), counted in UTF-16
+/// code units as promptfoo (JavaScript) counts it: an emoji is two. The value must be a
+/// string.
+pub fn levenshtein(
+    output: &str,
+    value: Option<&Value>,
+    threshold: Option<f64>,
+) -> Result<Grade, Failure> {
+    let Some(Value::String(want)) = value else {
+        return Err(Failure::Invalid(format!(
+            "the value must be a string, got {}",
+            value.map_or_else(|| "nothing".to_string(), Value::to_string)
+        )));
+    };
     let limit = threshold.unwrap_or(5.0);
-    let d = edit_distance(output, &want);
+    let d = js::utf16_distance(output, want);
     let pass = d as f64 <= limit;
-    Grade::new(
+    Ok(Grade::new(
         pass,
         format!(
             "Levenshtein distance {d} {} threshold {limit}",
             if pass { "<=" } else { ">" }
         ),
-    )
+    ))
 }
 
-/// Words as promptfoo counts them: runs of non-whitespace.
+/// Words as promptfoo counts them: `trim().split(/\s+/)`, empty pieces dropped, with
+/// JavaScript's whitespace (NBSP and U+FEFF separate words, U+0085 does not).
 pub fn count_words(output: &str) -> usize {
-    output.split_whitespace().count()
+    js::trim(output)
+        .split(js::is_space)
+        .filter(|w| !w.is_empty())
+        .count()
 }
 
-/// `word-count`: exactly `value` words, or within `{min, max}`.
-pub fn word_count(output: &str, value: Option<&Value>) -> Grade {
+/// `word-count`: exactly `value` words (a number, or a string `Number()` reads), or within
+/// `{min, max}` (inclusive, either optional). Anything else is [`Failure::Invalid`], as
+/// promptfoo rejects it.
+pub fn word_count(output: &str, value: Option<&Value>) -> Result<Grade, Failure> {
     let n = count_words(output);
+    let invalid = |why: String| Err(Failure::Invalid(why));
     let (min, max) = match value {
-        Some(Value::Object(m)) => (
-            m.get("min").and_then(Value::as_u64),
-            m.get("max").and_then(Value::as_u64),
-        ),
-        Some(v) => match v.as_u64().or_else(|| as_text(Some(v)).trim().parse().ok()) {
-            Some(exact) => (Some(exact), Some(exact)),
-            None => {
-                return Grade::new(
-                    false,
-                    format!("word-count value {v} is not a number or {{min, max}}"),
-                )
+        Some(Value::Object(m)) => {
+            let (min, max) = (
+                m.get("min").map(js::to_number),
+                m.get("max").map(js::to_number),
+            );
+            match (min, max) {
+                (None, None) => {
+                    return invalid("a {min, max} value needs `min` and/or `max`".into())
+                }
+                // NaN compares false too, as in JavaScript
+                (Some(a), Some(b)) if a.is_nan() || b.is_nan() || a > b => {
+                    return invalid(format!("min ({a}) must be at most max ({b})"))
+                }
+                bounds => bounds,
             }
-        },
-        None => (None, None),
+        }
+        Some(v @ (Value::Number(_) | Value::String(_))) => {
+            let exact = js::to_number(v);
+            if exact.is_nan() {
+                return invalid(format!(
+                    "the value must be a number or {{min, max}}, got {v}"
+                ));
+            }
+            (Some(exact), Some(exact))
+        }
+        other => {
+            return invalid(format!(
+                "the value must be a number or {{min, max}}, got {}",
+                other.map_or_else(|| "nothing".to_string(), Value::to_string)
+            ))
+        }
     };
-    let pass = min.is_none_or(|m| n as u64 >= m) && max.is_none_or(|m| n as u64 <= m);
+    let count = n as f64;
+    let pass = min.is_none_or(|m| count >= m) && max.is_none_or(|m| count <= m);
     let want = match (min, max) {
-        (Some(a), Some(b)) if a == b => format!("{a}"),
-        (Some(a), Some(b)) => format!("{a}-{b}"),
-        (Some(a), None) => format!("at least {a}"),
-        (None, Some(b)) => format!("at most {b}"),
-        (None, None) => "any number of".into(),
+        (Some(a), Some(b)) if a == b => js::number_to_string(a),
+        (Some(a), Some(b)) => format!("{}-{}", js::number_to_string(a), js::number_to_string(b)),
+        (Some(a), None) => format!("at least {}", js::number_to_string(a)),
+        (None, Some(b)) => format!("at most {}", js::number_to_string(b)),
+        (None, None) => unreachable!("rejected above"),
     };
-    Grade::new(pass, format!("{n} words, expected {want}"))
+    Ok(Grade::new(pass, format!("{n} words, expected {want}")))
 }
 
 /// `latency` and `cost`: the measured quantity at most the threshold. No measurement is an
@@ -139,14 +174,51 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn ok(r: Result<Grade, Failure>) -> Grade {
+        r.unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
     #[test]
-    fn distances_and_counts() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert!(levenshtein("kitten", Some(&json!("sitting")), None).pass);
-        assert!(!levenshtein("kitten", Some(&json!("sitting")), Some(2.0)).pass);
-        assert!(word_count("one two  three\n", Some(&json!(3))).pass);
-        assert!(word_count("one two", Some(&json!({"min": 1, "max": 2}))).pass);
-        assert!(!word_count("one two three", Some(&json!({"max": 2}))).pass);
+    fn levenshtein_counts_utf16_units() {
+        assert!(ok(levenshtein("kitten", Some(&json!("sitting")), None)).pass);
+        assert!(!ok(levenshtein("kitten", Some(&json!("sitting")), Some(2.0))).pass);
+        // the emoji is two units: distance 2
+        let g = ok(levenshtein("a 😀", Some(&json!("a ")), Some(1.0)));
+        assert!(
+            !g.pass && g.reason.starts_with("Levenshtein distance 2"),
+            "{g:?}"
+        );
+        assert!(ok(levenshtein("42", Some(&json!("40")), Some(1.5))).pass);
+        assert!(matches!(
+            levenshtein("42", Some(&json!(42)), None),
+            Err(Failure::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn word_counts_are_javascripts() {
+        assert_eq!(count_words("  padded  x\tand   more \n"), 4);
+        assert_eq!(count_words("   \n  "), 0);
+        assert_eq!(count_words("a\u{a0}b\u{feff}c"), 3);
+        assert_eq!(count_words("a\u{85}b"), 1);
+        assert!(ok(word_count("one two  three\n", Some(&json!(3)))).pass);
+        assert!(ok(word_count("one two  three", Some(&json!(" 3 ")))).pass);
+        assert!(ok(word_count("", Some(&json!("0")))).pass);
+        assert!(ok(word_count("one two", Some(&json!({"min": 1, "max": 2})))).pass);
+        assert!(!ok(word_count("one two three", Some(&json!({"max": 2})))).pass);
+        assert!(ok(word_count("one two three", Some(&json!({"min": "3"})))).pass);
+        for bad in [
+            json!({}),
+            json!({"min": 3, "max": 2}),
+            json!("three"),
+            json!([3]),
+            json!(true),
+        ] {
+            assert!(
+                matches!(word_count("x", Some(&bad)), Err(Failure::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! person can act on. Families live in their own modules: [`text`] (string matching),
 //! [`json`] (JSON output and JSON Schema), [`measure`] (distances, counts, latency, cost,
 //! perplexity), [`overlap`] (ROUGE-N, BLEU), [`similar`] (embedding similarity), [`judge`]
-//! (`llm-rubric`, `factuality`), [`expr`] (minijinja expressions) and [`python`].
+//! (`llm-rubric`, `factuality`), [`expr`] (minijinja expressions) and [`python`]; [`js`] and
+//! [`js_regex`] hold the JavaScript semantics promptfoo's verdicts depend on.
 //!
 //! # Keys
 //!
@@ -14,23 +15,54 @@
 //! the judges: an id, or `{id: ...}`), `config` (type-specific settings) and `timeout`
 //! (milliseconds, `python`). Anything else is an error naming the nearest key. Everything that
 //! can be checked without a model is checked when the suite loads ([`Assertion::parse_in`]):
-//! regexes, JSON Schemas, expressions, python files. Model-graded types need a [`Grader`];
+//! JSON Schemas, expressions, python files, and literal values of the string and count types
+//! that promptfoo would reject for every output. Model-graded types need a [`Grader`];
 //! [`needs_grader`] tells the runner whether to build one.
 //!
 //! # Semantics
 //!
-//! promptfoo's documented semantics, so that a `promptfooconfig.yaml` gets the same verdicts:
-//! `contains-any` takes a list or a comma-separated string, `levenshtein` passes at distance
-//! <= threshold (default 5), `similar` and `rouge-n` default to threshold 0.75, `bleu` to 0.5,
-//! a negated assertion passes when the plain one fails and scores `1 - score`.
+//! promptfoo's semantics, so that a `promptfooconfig.yaml` gets the same verdicts (checked
+//! case by case against promptfoo 0.121 by `scripts/parity-promptfoo`): `contains-any`
+//! takes a list or a comma-separated string, `levenshtein` passes at distance <= threshold
+//! (default 5), `similar` and `rouge-n` default to threshold 0.75, `bleu` to 0.5, a negated
+//! assertion passes when the plain one fails and scores `1 - score`.
+//!
+//! promptfoo runs on JavaScript, and its verdicts follow JavaScript's rules; incant follows
+//! them too, where they show:
+//!
+//! - `regex` is `new RegExp(value).test(output)`: JavaScript syntax and matching
+//!   ([`js_regex`]): look-around and back-references work, `\w`, `\d` and `\b` are
+//!   ASCII-only, `.` is one UTF-16 unit and not a line break, `$` is only the very end, and
+//!   `(?i)` is a syntax error. A pattern JavaScript rejects fails the assertion, negated or
+//!   not, with JavaScript's message (a failing grade, not a load error, as in promptfoo).
+//! - Expected numbers and booleans are `String(value)`: `contains: 3.0` looks for `3`,
+//!   `equals: 1.50` for `1.5`. `equals` with a mapping, a list or `null` compares with the
+//!   output parsed by `JSON.parse` (numbers as doubles, key order free); any other value
+//!   must equal the output exactly.
+//! - `icontains*` lower-case with JavaScript's `toLowerCase` (full Unicode mappings, final
+//!   sigma; `ß` does not become `ss`). A string value of `contains-any`/`-all` is split by
+//!   promptfoo's comma parser (quoted items keep their commas); list items are used as
+//!   written, untrimmed.
+//! - `levenshtein` counts UTF-16 units (an emoji is 2); `word-count` splits the trimmed
+//!   output on JavaScript's whitespace (NBSP and U+FEFF count, U+0085 does not) and reads a
+//!   string value with `Number()`.
+//! - `is-json` is `JSON.parse(output)` (a bare number is JSON); `contains-json` finds
+//!   objects as promptfoo's `extractJsonObjects` does ([`json`]); a falsy value (`""`) is no
+//!   schema.
+//! - A value promptfoo throws on (`contains` with an empty string or a boolean,
+//!   `starts-with`, `regex` or `levenshtein` with a number, `word-count` without a number or
+//!   `{min, max}`, an unterminated quoted item) makes the whole case an error
+//!   ([`Assertion::evaluate_case`]) when it comes from a template, and stops the load when
+//!   it is written literally.
 //!
 //! Where incant differs from promptfoo, deliberately:
 //!
 //! - A grade that could not be computed (no grader, no log-probabilities, no latency
 //!   measured, a python exception or timeout, a judge answer that cannot be read) fails even
 //!   when negated: `not-llm-rubric` with a broken judge is not a pass.
-//! - `latency` and `cost` without a `threshold`, invalid JSON Schemas, invalid expressions and
-//!   missing python files are errors when the suite loads, not failing grades at run time.
+//! - `latency` and `cost` without a `threshold`, invalid JSON Schemas, invalid expressions,
+//!   missing python files and literal values promptfoo would throw on are errors when the
+//!   suite loads, not failing cases at run time.
 //! - JSON Schemas ignore unknown keywords (promptfoo's ajv strict mode rejects them).
 //! - `rouge-n` splits tokens on line breaks too (js-rouge only on spaces).
 //! - `llm-rubric`: a judge answer without `pass` is decided by its `score` (promptfoo passes
@@ -41,8 +73,18 @@
 //! - `expr` is incant's own type (a minijinja expression); `javascript`, the RAG context
 //!   types, `model-graded-closedqa`, `g-eval`, `select-best`, `transform` and `rubricPrompt`
 //!   are not supported and say what to use instead.
+//!
+//! Where incant still differs without meaning to (rare inputs): `JSON.parse` accepts lone
+//! surrogate escapes (`"\ud800"`), numbers beyond the double range and nesting deeper than
+//! 128, serde_json does not; `contains-json` reads candidates with a YAML 1.2 parser that
+//! turns dates into strings (js-yaml makes `Date` objects) and `.inf` into `null`; values
+//! are rendered with minijinja, not nunjucks (a template error leaves the value as written
+//! instead of failing the case); a regex that needs more than [`js_regex::STEP_BUDGET`]
+//! steps fails instead of running on.
 
 pub mod expr;
+pub mod js;
+pub mod js_regex;
 pub mod json;
 pub mod judge;
 pub mod measure;
@@ -108,6 +150,26 @@ pub enum AssertionKind {
     Expr,
     /// Python code over the output returns true (or a score, or a grading result).
     Python,
+}
+
+impl AssertionKind {
+    /// Types whose literal values are checked at load by grading an empty output (their
+    /// grading is pure and fast).
+    fn checks_literal(self) -> bool {
+        use AssertionKind as K;
+        matches!(
+            self,
+            K::Contains
+                | K::IContains
+                | K::ContainsAny
+                | K::ContainsAll
+                | K::IContainsAny
+                | K::IContainsAll
+                | K::StartsWith
+                | K::Levenshtein
+                | K::WordCount
+        )
+    }
 }
 
 /// `(name, kind)` for every type, the registry that parsing and error hints use.
@@ -266,6 +328,24 @@ pub struct Context<'a> {
     pub grader: Option<&'a dyn Grader>,
 }
 
+/// Why an assertion gave no ordinary verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No verdict could be reached (no grader, no log-probabilities, a broken judge, a
+    /// regex JavaScript rejects): the assertion fails, negated or not.
+    Ungraded(String),
+    /// The value cannot be used at all (promptfoo throws, e.g. `starts-with` with a number
+    /// or `contains` with an empty string): the whole case fails, whatever its threshold
+    /// and weights.
+    Invalid(String),
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Failure::Ungraded(reason)
+    }
+}
+
 /// The verdict on one assertion.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Grade {
@@ -403,7 +483,11 @@ impl Assertion {
         let mut a = Self {
             kind,
             negate,
-            value: m.get("value").cloned().filter(|v| !v.is_null()),
+            // `equals: null` compares with the parsed output; elsewhere null is no value
+            value: m
+                .get("value")
+                .cloned()
+                .filter(|v| !v.is_null() || kind == AssertionKind::Equals),
             threshold: number("threshold")?,
             weight: number("weight")?.unwrap_or(1.0),
             metric,
@@ -441,19 +525,32 @@ impl Assertion {
                 )),
             );
         }
+        if matches!(self.kind, K::IsJson | K::ContainsJson) {
+            // promptfoo: an empty (falsy) value is no schema; `true` is not a schema
+            if self.value.as_ref().is_some_and(|v| !js::truthy(v)) {
+                self.value = None;
+            }
+            if self.value == Some(Value::Bool(true)) {
+                return err(
+                    format!("the value of `{ty}` must be a JSON Schema, got true"),
+                    Some("the value is a JSON Schema, e.g. `{type: object, required: [name]}`"),
+                );
+            }
+        }
         let literal = match &self.value {
             Some(Value::String(s)) if templated(s) => None,
             other => other.clone(),
         };
-        match (self.kind, &literal) {
-            (K::Regex, Some(Value::String(p))) => {
-                if let Err(e) = regex::Regex::new(p) {
-                    return err(
-                        format!("invalid regex `{p}`: {e}"),
-                        Some("the pattern is a Rust/ECMAScript-style regular expression"),
-                    );
-                }
+        // A literal value promptfoo rejects for every output (a number for `starts-with`,
+        // an empty `contains`, an unterminated quoted item) stops the load here; a rendered
+        // one fails its case at run time. A regex JavaScript rejects is a failing grade, as
+        // in promptfoo, not a load error.
+        if let (true, Some(v)) = (self.kind.checks_literal(), &literal) {
+            if let Err(Failure::Invalid(e)) = self.grade("", Some(v), &Context::default()) {
+                return err(format!("`{ty}`: {e}"), None);
             }
+        }
+        match (self.kind, &literal) {
             (K::IsJson | K::ContainsJson, Some(v)) => {
                 if let Some(path) = v.as_str().and_then(|s| s.strip_prefix("file://")) {
                     let schema = read_schema(path, base_dir)?;
@@ -513,13 +610,22 @@ impl Assertion {
         )
     }
 
-    /// Grades `output`.
+    /// Grades `output`; an assertion that cannot apply to this case (see
+    /// [`Assertion::evaluate_case`]) is a failing grade.
     pub fn evaluate(&self, output: &str, ctx: &Context<'_>) -> Grade {
+        self.evaluate_case(output, ctx)
+            .unwrap_or_else(|reason| Grade::new(false, reason))
+    }
+
+    /// Grades `output`, or says why the assertion cannot apply to this case at all: its
+    /// rendered value is one promptfoo rejects (it throws, and the whole case is an error,
+    /// whatever the test's threshold and the assertions' weights).
+    pub fn evaluate_case(&self, output: &str, ctx: &Context<'_>) -> Result<Grade, String> {
         let value = self.value.as_ref().map(|v| render(v, ctx));
         match self.grade(output, value.as_ref(), ctx) {
             Ok(g) if self.negate => {
                 let pass = !g.pass;
-                Grade::scored(
+                Ok(Grade::scored(
                     pass,
                     1.0 - g.score,
                     if pass {
@@ -527,10 +633,11 @@ impl Assertion {
                     } else {
                         format!("negated assertion failed: {}", g.reason)
                     },
-                )
+                ))
             }
-            Ok(g) => g,
-            Err(reason) => Grade::new(false, reason),
+            Ok(g) => Ok(g),
+            Err(Failure::Ungraded(reason)) => Ok(Grade::new(false, reason)),
+            Err(Failure::Invalid(reason)) => Err(reason),
         }
     }
 
@@ -540,24 +647,24 @@ impl Assertion {
         output: &str,
         value: Option<&Value>,
         ctx: &Context<'_>,
-    ) -> Result<Grade, String> {
+    ) -> Result<Grade, Failure> {
         use AssertionKind as K;
         let provider = self.provider.as_deref();
         let t = self.threshold;
         Ok(match self.kind {
             K::Equals => text::equals(output, value),
-            K::Contains => text::contains(output, value, false),
-            K::IContains => text::contains(output, value, true),
-            K::ContainsAny => text::contains_set(output, value, false, false),
-            K::ContainsAll => text::contains_set(output, value, true, false),
-            K::IContainsAny => text::contains_set(output, value, false, true),
-            K::IContainsAll => text::contains_set(output, value, true, true),
-            K::StartsWith => text::starts_with(output, value),
-            K::Regex => text::regex(output, value),
+            K::Contains => text::contains(output, value, false)?,
+            K::IContains => text::contains(output, value, true)?,
+            K::ContainsAny => text::contains_set(output, value, false, false)?,
+            K::ContainsAll => text::contains_set(output, value, true, false)?,
+            K::IContainsAny => text::contains_set(output, value, false, true)?,
+            K::IContainsAll => text::contains_set(output, value, true, true)?,
+            K::StartsWith => text::starts_with(output, value)?,
+            K::Regex => text::regex(output, value)?,
             K::IsJson => json::is_json(output, value)?,
             K::ContainsJson => json::contains_json(output, value)?,
-            K::Levenshtein => measure::levenshtein(output, value, t),
-            K::WordCount => measure::word_count(output, value),
+            K::Levenshtein => measure::levenshtein(output, value, t)?,
+            K::WordCount => measure::word_count(output, value)?,
             K::Latency => measure::at_most("latency", ctx.latency_ms, t, "ms")?,
             K::Cost => measure::at_most("cost", ctx.cost, t, "$")?,
             K::RougeN => overlap::rouge_n(output, value, t)?,

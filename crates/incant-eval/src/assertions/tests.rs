@@ -68,9 +68,69 @@ fn unknown_types_suggest_the_nearest() {
         "assertion type `javascript` is not supported by incant"
     );
     assert!(e.hint.unwrap().contains("`expr`"));
-    let e = parse_err(json!({"type": "regex", "value": "(unclosed"}));
-    assert!(e.message.starts_with("invalid regex"));
     assert!(Assertion::parse(&json!({"type": "equals"})).is_err());
+}
+
+#[test]
+fn regexes_javascript_rejects_fail_both_ways() {
+    for ty in ["regex", "not-regex"] {
+        let g = grade(json!({"type": ty, "value": "(?i)hello"}), "Hello");
+        assert!(!g.pass && g.score == 0.0, "{ty}: {g:?}");
+        assert!(
+            g.reason.ends_with("/(?i)hello/: Invalid group"),
+            "{}",
+            g.reason
+        );
+    }
+    assert!(!grade(json!({"type": "not-regex", "value": "["}), "x").pass);
+    assert!(
+        grade(
+            json!({"type": "regex", "value": "quick(?= brown)"}),
+            "quick brown"
+        )
+        .pass
+    );
+}
+
+#[test]
+fn values_promptfoo_rejects_fail_the_load_or_the_case() {
+    for bad in [
+        json!({"type": "contains", "value": ""}),
+        json!({"type": "icontains", "value": true}),
+        json!({"type": "starts-with", "value": 4}),
+        json!({"type": "levenshtein", "value": 42}),
+        json!({"type": "word-count", "value": {"mini": 3}}),
+        json!({"type": "contains-any", "value": "\"a\"b"}),
+    ] {
+        let e = parse_err(bad.clone());
+        assert!(e.message.starts_with('`'), "{bad}: {}", e.message);
+    }
+    // rendered per case: the case fails, whatever its threshold (see the runner)
+    let vars = json!({"empty": ""}).as_object().unwrap().clone();
+    let ctx = Context {
+        vars: Some(&vars),
+        ..Context::default()
+    };
+    let a = parse(json!({"type": "not-contains", "value": "{{ empty }}"}));
+    let e = a.evaluate_case("anything", &ctx).unwrap_err();
+    assert!(e.contains("non-empty string"), "{e}");
+    assert!(!a.evaluate("anything", &ctx).pass);
+}
+
+#[test]
+fn promptfoo_value_forms() {
+    assert!(grade(json!({"type": "equals", "value": null}), "null").pass);
+    assert!(grade(json!({"type": "contains", "value": 3.0}), "it is 3.").pass);
+    assert!(grade(json!({"type": "is-json", "value": ""}), "42").pass);
+    assert!(grade(json!({"type": "contains-json", "value": false}), "{a: 1}").pass);
+    assert!(Assertion::parse(&json!({"type": "is-json", "value": true})).is_err());
+    assert!(
+        grade(
+            json!({"type": "word-count", "value": {"min": 2, "max": 8}}),
+            "one two three"
+        )
+        .pass
+    );
 }
 
 #[test]
