@@ -617,4 +617,82 @@ mod tests {
             "{e}"
         );
     }
+
+    #[test]
+    fn scores_as_promptfoo_does() {
+        let prompts = prompts(&["apples and {{ w }}"]);
+        let echo = Echo;
+        let targets = echo_target(&echo);
+        let case = |threshold: Option<f64>, assert: Vec<Value>| TestCase {
+            description: None,
+            vars: json!({"w": "figs", "empty": ""})
+                .as_object()
+                .unwrap()
+                .clone(),
+            assert,
+            origin: "t".into(),
+            threshold,
+        };
+        let tests = vec![
+            // a threshold of 0 passes anything gradable
+            case(
+                Some(0.0),
+                vec![
+                    json!({"type": "contains", "value": "kiwi"}),
+                    json!({"type": "contains", "value": "lime"}),
+                ],
+            ),
+            // weight 0: the failure passes and does not count (score 0: no weight at all)
+            case(
+                None,
+                vec![json!({"type": "contains", "value": "kiwi", "weight": 0})],
+            ),
+            // weighted mean against the threshold: 3 / 4
+            case(
+                Some(0.7),
+                vec![
+                    json!({"type": "contains", "value": "apples", "weight": 3}),
+                    json!({"type": "contains", "value": "kiwi"}),
+                ],
+            ),
+            case(
+                Some(0.8),
+                vec![
+                    json!({"type": "contains", "value": "apples", "weight": 3}),
+                    json!({"type": "contains", "value": "kiwi"}),
+                ],
+            ),
+            // a value promptfoo throws on fails the case, whatever the threshold
+            case(
+                Some(0.0),
+                vec![json!({"type": "not-contains", "value": "{{ empty }}"})],
+            ),
+            case(None, vec![]),
+        ];
+        let plan = Plan {
+            prompts: &prompts,
+            targets: &targets,
+            tests: &TestList::from(tests),
+            base_dir: None,
+            repeat: 1,
+            cache: None,
+            grader: None,
+        };
+        let r = run_all(&plan, 1);
+        let got: Vec<(bool, f64)> = r.iter().map(|r| (r.pass, r.score)).collect();
+        assert_eq!(
+            got,
+            [
+                (true, 0.0),
+                (true, 0.0),
+                (true, 0.75),
+                (false, 0.75),
+                (false, 0.0),
+                (true, 1.0)
+            ]
+        );
+        assert!(r[1].assertions[0].grade.pass);
+        let e = r[4].error.as_deref().unwrap();
+        assert!(e.starts_with("assertion `not-contains`: "), "{e}");
+    }
 }
