@@ -101,19 +101,36 @@ pub fn parse_case_assertions(
         .collect()
 }
 
+/// What [`check_assertions`] found.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Some assertion needs a [`Grader`].
+    pub needs_grader: bool,
+    /// Located warnings (`origin: message`), each said once.
+    pub warnings: Vec<String>,
+}
+
 /// Parses every test's assertions once, so a bad assertion stops the run before any model
-/// is called; says whether any of them needs a [`Grader`]. (Cases parse their assertions
-/// again when they run, so a million-case suite never holds them all.)
+/// is called. (Cases parse their assertions again when they run, so a million-case suite
+/// never holds them all.)
 pub fn check_assertions(
     tests: &TestList,
     base_dir: Option<&std::path::Path>,
-) -> Result<bool, String> {
-    let mut needs_grader = false;
+) -> Result<Checked, String> {
+    let mut checked = Checked::default();
     for test in tests.iter() {
         let parsed = parse_case_assertions(&test, base_dir)?;
-        needs_grader |= crate::assertions::needs_grader(parsed.iter().map(|(_, a)| a));
+        checked.needs_grader |= crate::assertions::needs_grader(parsed.iter().map(|(_, a)| a));
+        for (_, a) in &parsed {
+            if let Some(w) = a.warning() {
+                let w = format!("{}: {w}", test.origin);
+                if checked.warnings.len() < 20 && !checked.warnings.contains(&w) {
+                    checked.warnings.push(w);
+                }
+            }
+        }
     }
-    Ok(needs_grader)
+    Ok(checked)
 }
 
 /// Where responses are cached between runs. Implementations must be thread-safe: workers
@@ -297,7 +314,9 @@ fn run_case(
         }
     };
     let assertions = &parsed[..];
-    let rendered = match prompt.render(&test.vars) {
+    // Variables may refer to each other (promptfoo); reports keep them as written.
+    let vars = incant_prompt::resolve_var_templates(&test.vars);
+    let rendered = match prompt.render(&vars) {
         Ok(r) => r,
         Err(e) => {
             result.error = Some(e.to_string());
@@ -349,7 +368,7 @@ fn run_case(
         }
     };
     let ctx = Context {
-        vars: Some(&test.vars),
+        vars: Some(&vars),
         prompt: result.rendered.as_deref(),
         latency_ms: Some(result.latency_ms),
         cost: response.cost,

@@ -75,7 +75,7 @@ impl From<Vec<TestCase>> for TestList {
 }
 
 /// Reads a CSV, JSONL or YAML cases file and hands each row to `on_row` as a test mapping
-/// (with its 1-based row number) as soon as it is read, so a file of a million rows is
+/// (with its line in the file; for YAML, its position in the list) as soon as it is read, so a file of a million rows is
 /// never held in memory as parsed values.
 pub(crate) fn load_cases(
     suite: &Path,
@@ -177,7 +177,9 @@ pub(crate) fn load_cases(
                 if !asserts.is_empty() {
                     t.insert("assert".into(), Value::Array(asserts));
                 }
-                on_row(Value::Object(t), i + 1)?;
+                // The row's line in the file (the header is line 1; cells may span lines).
+                let line = rec.position().map_or(i + 2, |p| p.line() as usize);
+                on_row(Value::Object(t), line)?;
             }
             Ok(())
         }

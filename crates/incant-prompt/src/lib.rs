@@ -41,7 +41,7 @@ pub use cases::{TestCase, TestList};
 pub use file::{Message, PromptFile, PromptKind, Section};
 pub use foreign::load_prompts;
 pub use inputs::{InputSpec, InputType};
-pub use render::RenderedPrompt;
+pub use render::{resolve_var_templates, RenderedPrompt};
 pub use suite::{ProviderSpec, Suite, SuiteOptions};
 
 use std::fmt;

@@ -3,6 +3,8 @@
 //! The template environment is strict: a variable that is neither given nor declared with a
 //! default stops rendering with the file, line and column of its use, and the names that
 //! were available. A silent empty string is how prompts break unnoticed.
+//! [`resolve_var_templates`] gives variables that refer to other variables their values,
+//! as promptfoo does.
 
 use crate::file::{Message, PromptFile, PromptKind};
 use crate::inputs;
@@ -37,6 +39,41 @@ impl RenderedPrompt {
                 .join("\n"),
         }
     }
+}
+
+/// Variables whose values are themselves templates over the other variables
+/// (`question: "{{topic}} rocks"`), rendered as promptfoo does: up to five passes, each
+/// string value that holds `{{` or `{%` rendered against the others. A value that cannot
+/// render (it names a variable nobody gave) stays as written.
+pub fn resolve_var_templates(vars: &Map<String, Value>) -> Map<String, Value> {
+    let is_template = |s: &str| s.contains("{{") || s.contains("{%");
+    if !vars.values().any(|v| v.as_str().is_some_and(is_template)) {
+        return vars.clone();
+    }
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let mut resolved = vars.clone();
+    for _ in 0..5 {
+        let mut changed = false;
+        for (k, v) in vars {
+            let Some(current) = resolved.get(k).and_then(Value::as_str) else {
+                continue;
+            };
+            if !is_template(current) || v.as_str().is_none() {
+                continue;
+            }
+            if let Ok(out) = env.render_str(current, &resolved) {
+                if out != current {
+                    resolved.insert(k.clone(), Value::String(out));
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    resolved
 }
 
 impl PromptFile {
@@ -111,6 +148,20 @@ impl PromptFile {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn variables_that_refer_to_variables_resolve() {
+        let vars = serde_json::json!({
+            "topic": "granite", "q": "{{topic}} rocks", "qq": "{{ q }}!",
+            "loose": "{{ nobody }}", "n": 3
+        });
+        let r = super::resolve_var_templates(vars.as_object().unwrap());
+        assert_eq!(r["q"], "granite rocks");
+        assert_eq!(r["qq"], "granite rocks!");
+        assert_eq!(r["loose"], "{{ nobody }}");
+        assert_eq!(r["n"], 3);
+    }
+
     use super::*;
     use serde_json::json;
     use std::path::Path;

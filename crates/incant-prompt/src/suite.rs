@@ -179,20 +179,28 @@ impl Suite {
         let mut tests = TestList::default();
         let add =
             |tests: &mut TestList, cases: Vec<TestCase>| cases.iter().for_each(|c| tests.push(c));
-        for t in seq(&map, "tests") {
+        let items = list_items(text, "tests");
+        for (k, t) in seq(&map, "tests").enumerate() {
             match t {
                 Value::String(s) => {
                     let rel = s.trim_start_matches("file://");
                     load_cases(path, dir, rel, &locate, &mut |row, n| {
                         add(
                             &mut tests,
-                            expand(path, &row, &default, format!("{s}:{n}"), &locate)?,
+                            expand(
+                                path,
+                                &row,
+                                &default,
+                                format!("{}:{n}", dir.join(rel).display()),
+                                &locate,
+                            )?,
                         );
                         Ok(())
                     })?;
                 }
                 Value::Object(_) => {
-                    let origin = format!("{}:{}", path.display(), locate("tests").0);
+                    let (l, c) = items.get(k).copied().unwrap_or_else(|| locate("tests"));
+                    let origin = format!("{}:{l}:{c}", path.display());
                     add(&mut tests, expand(path, t, &default, origin, &locate)?);
                 }
                 _ => {
@@ -268,6 +276,35 @@ fn check_keys(
         }
     }
     Ok(())
+}
+
+/// (line, column) of each `- ` item of the block list under the top-level `key:`, so an
+/// error in the third test points at the third test. Flow lists (`[a, b]`) have none.
+fn list_items(text: &str, key: &str) -> Vec<(usize, usize)> {
+    let mut items = Vec::new();
+    let mut item_indent = None;
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if !inside {
+            inside = indent == 0
+                && trimmed
+                    .strip_prefix(key)
+                    .is_some_and(|r| r.starts_with(':'));
+            continue;
+        }
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if indent == 0 && !trimmed.starts_with("- ") {
+            break;
+        }
+        if trimmed.starts_with("- ") && *item_indent.get_or_insert(indent) == indent {
+            items.push((i + 1, indent + 1));
+        }
+    }
+    items
 }
 
 /// (line, column) of the first `key:` in the text; (1, 1) when not found.

@@ -101,7 +101,51 @@ fn suite_errors_are_located_with_exit_code_2() {
     write(d, "incant.yaml", "prompts: [a.prompt]\nproviders: [echo]\ntests:\n  - vars: {x: 1}\n    assert: [{type: containz, value: a}]\n");
     let e = stderr(&incant(&["eval", d.to_str().unwrap()]));
     assert!(
-        e.contains("unknown assertion type `containz`") && e.contains("did you mean `contains`?"),
+        e.contains("incant.yaml:4:3: unknown assertion type `containz`")
+            && e.contains("did you mean `contains`?"),
+        "{e}"
+    );
+    write(
+        d,
+        "cases.csv",
+        "x,__expected
+1,contains:a
+2,regex:(unclosed
+",
+    );
+    write(
+        d,
+        "incant.yaml",
+        "prompts: [a.prompt]
+providers: [echo]
+tests: file://cases.csv
+",
+    );
+    let e = stderr(&incant(&["eval", d.to_str().unwrap()]));
+    // As in promptfoo the cases fail (both ways); incant also says so, located, up front.
+    assert!(e.contains("cases.csv:3: invalid regex `(unclosed`"), "{e}");
+    write(
+        d,
+        "incant.yaml",
+        "prompts: [a.prompt]
+providers: [echo]
+tests: file://missing.csv
+",
+    );
+    let e = stderr(&incant(&["eval", d.to_str().unwrap()]));
+    assert!(e.contains("incant.yaml:3:1: cannot read test cases"), "{e}");
+    assert!(e.contains("paths are relative to the suite file"), "{e}");
+    write(
+        d,
+        "incant.yaml",
+        "prompts: [a.prompt]
+providers: [echo]
+tests: [{vars: {x: 1}
+",
+    );
+    let e = stderr(&incant(&["eval", d.to_str().unwrap()]));
+    assert!(
+        e.contains("incant.yaml:4:1:") || e.contains("incant.yaml:3:"),
         "{e}"
     );
 

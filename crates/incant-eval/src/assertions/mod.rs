@@ -603,6 +603,24 @@ impl Assertion {
     }
 
     /// Whether grading this assertion needs a [`Grader`].
+    /// Something wrong that promptfoo does not refuse either, said once when the suite
+    /// loads: a literal `regex` pattern that JavaScript cannot compile (every case with it
+    /// fails, negated or not, as in promptfoo).
+    pub fn warning(&self) -> Option<String> {
+        if self.kind != AssertionKind::Regex {
+            return None;
+        }
+        let Some(Value::String(p)) = &self.value else {
+            return None;
+        };
+        if p.contains("{{") || p.contains("{%") {
+            return None;
+        }
+        js_regex::JsRegex::new(p)
+            .err()
+            .map(|e| format!("invalid regex `{p}`: {e}; every case with it fails"))
+    }
+
     pub fn needs_grader(&self) -> bool {
         matches!(
             self.kind,

@@ -92,8 +92,11 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
             Some("see examples/quickstart/incant.yaml for a complete suite"),
         ));
     }
-    let needs_grader = runner::check_assertions(&suite.tests, suite.path.parent())
+    let checked = runner::check_assertions(&suite.tests, suite.path.parent())
         .map_err(|e| input_error(e, Some("see `incant eval --help` for the assertion types")))?;
+    for w in &checked.warnings {
+        eprintln!("{} {w}", crate::report::paint("warning:", "1;33"));
+    }
     ensure_models(
         models_dir,
         suite.providers.iter().map(|p| p.id.as_str()),
@@ -140,7 +143,9 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         .collect();
     // Model-graded assertions get their embedding model and judge, loaded once, only
     // when some test uses them.
-    let grader = needs_grader.then(|| incant_eval::ProviderGrader::new(models_dir));
+    let grader = checked
+        .needs_grader
+        .then(|| incant_eval::ProviderGrader::new(models_dir));
     if grader.is_some() {
         ensure_models(
             models_dir,
