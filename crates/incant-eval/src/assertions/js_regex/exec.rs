@@ -7,8 +7,10 @@
 //!
 //! The [`Node`] tree is compiled to a small instruction list; the matcher keeps an explicit
 //! stack of choice points and an undo log for registers (captures, loop counters), so its
-//! depth does not grow with the input. A step budget stops patterns that would backtrack
-//! for too long.
+//! depth does not grow with the input. A quantified single unit (`.*`, `\d+`) matches its
+//! run in one go and backtracks one unit at a time, skipping lengths that the literal after
+//! it cannot follow; a pattern starting with `^` is tried at position 0 only. A step budget
+//! stops patterns that would backtrack for too long.
 
 use super::parse::{Node, WORD};
 
@@ -61,6 +63,15 @@ enum Inst {
     /// Loop counter := 0.
     RepInit {
         reg: usize,
+    },
+    /// A quantified single unit (`.*`, `\d+`, `a{2,}?`): runs of it are matched in one go,
+    /// and backtracking gives back (greedy) or takes (lazy) one unit at a time.
+    SetRepeat {
+        set: usize,
+        back: bool,
+        min: u32,
+        max: Option<u32>,
+        greedy: bool,
     },
     /// Decide whether to run another iteration (at `body`) or leave (to `exit`).
     RepLoop {
@@ -200,6 +211,23 @@ impl Compiler {
                 if *max == Some(0) {
                     return;
                 }
+                // One unit per iteration: no captures to reset, never empty.
+                let single = match &**node {
+                    Node::Unit(u) => Some(vec![(*u, *u)]),
+                    Node::Set(ranges) => Some(ranges.clone()),
+                    _ => None,
+                };
+                if let Some(ranges) = single {
+                    self.sets.push(ranges);
+                    self.insts.push(Inst::SetRepeat {
+                        set: self.sets.len() - 1,
+                        back,
+                        min: *min,
+                        max: *max,
+                        greedy: *greedy,
+                    });
+                    return;
+                }
                 let reg = self.registers;
                 self.registers += 2;
                 self.insts.push(Inst::RepInit { reg });
@@ -237,6 +265,22 @@ struct Choice {
     pc: usize,
     pos: usize,
     undo: usize,
+    retry: Retry,
+}
+
+/// What a choice point of a [`Inst::SetRepeat`] tries after `pos`.
+#[derive(Clone, Copy)]
+enum Retry {
+    /// Nothing more.
+    Once,
+    /// Greedy: `pos`, then one unit less each time, down to `floor`.
+    Shrink { floor: usize, back: bool },
+    /// Lazy: one more unit than `pos` if it matches (at most `left` more).
+    Grow {
+        set: usize,
+        back: bool,
+        left: Option<u32>,
+    },
 }
 
 struct Vm<'a> {
@@ -261,7 +305,13 @@ pub(super) fn is_match(prog: &Program, text: &[u16], budget: u64) -> Result<bool
         steps: 0,
         budget,
     };
-    for start in 0..=text.len() {
+    // A pattern that starts with `^` can only match at 0.
+    let last = if matches!(prog.insts.first(), Some(Inst::Start)) {
+        0
+    } else {
+        text.len()
+    };
+    for start in 0..=last {
         if vm.run(0, start)?.is_some() {
             return Ok(true);
         }
@@ -286,6 +336,20 @@ impl Vm<'_> {
             let (reg, old) = self.undo.pop().expect("non-empty");
             self.regs[reg] = old;
         }
+    }
+
+    fn in_set(&self, set: usize, c: u16) -> bool {
+        self.prog.sets[set]
+            .binary_search_by(|&(a, b)| {
+                if b < c {
+                    std::cmp::Ordering::Less
+                } else if a > c {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok()
     }
 
     /// The unit that a step in direction `back` would read at `pos`, and the position after.
@@ -317,19 +381,7 @@ impl Vm<'_> {
                     _ => false,
                 },
                 Inst::Set { set, back } => match self.step(pos, *back) {
-                    Some((c, next))
-                        if self.prog.sets[*set]
-                            .binary_search_by(|&(a, b)| {
-                                if b < c {
-                                    std::cmp::Ordering::Less
-                                } else if a > c {
-                                    std::cmp::Ordering::Greater
-                                } else {
-                                    std::cmp::Ordering::Equal
-                                }
-                            })
-                            .is_ok() =>
-                    {
+                    Some((c, next)) if self.in_set(*set, c) => {
                         pos = next;
                         pc += 1;
                         true
@@ -370,6 +422,7 @@ impl Vm<'_> {
                         pc: *second,
                         pos,
                         undo: self.undo.len(),
+                        retry: Retry::Once,
                     });
                     pc = *first;
                     true
@@ -415,6 +468,50 @@ impl Vm<'_> {
                     found != negate
                 }
                 Inst::LookEnd | Inst::Match => return Ok(Some(pos)),
+                Inst::SetRepeat {
+                    set,
+                    back,
+                    min,
+                    max,
+                    greedy,
+                } => {
+                    let (set, back, min, max) = (*set, *back, *min as usize, *max);
+                    let limit = max.map_or(usize::MAX, |m| m as usize);
+                    let want = if *greedy { limit } else { min };
+                    let mut n = 0;
+                    let mut at = pos;
+                    while n < want {
+                        match self.step(at, back) {
+                            Some((c, next)) if self.in_set(set, c) => {
+                                at = next;
+                                n += 1;
+                            }
+                            _ => break,
+                        }
+                    }
+                    self.steps += n as u64;
+                    if n < min {
+                        false
+                    } else {
+                        let retry = if *greedy {
+                            let floor = if back { pos - min } else { pos + min };
+                            Retry::Shrink { floor, back }
+                        } else {
+                            Retry::Grow {
+                                set,
+                                back,
+                                left: max.map(|m| m - min as u32),
+                            }
+                        };
+                        self.choices.push(Choice {
+                            pc: pc + 1,
+                            pos: at,
+                            undo: self.undo.len(),
+                            retry,
+                        });
+                        false // taken from the choice just pushed
+                    }
+                }
                 Inst::RepInit { reg } => {
                     let reg = *reg;
                     self.set(reg, 0);
@@ -441,6 +538,7 @@ impl Vm<'_> {
                             pc: later,
                             pos,
                             undo: self.undo.len(),
+                            retry: Retry::Once,
                         });
                         pc = now;
                     }
@@ -477,6 +575,46 @@ impl Vm<'_> {
                 self.rollback(c.undo);
                 pc = c.pc;
                 pos = c.pos;
+                match c.retry {
+                    Retry::Once => {}
+                    Retry::Shrink { floor, back } => {
+                        // When a literal unit follows, skip the lengths it cannot follow.
+                        if let Inst::Unit { unit, back: b } = self.prog.insts[pc] {
+                            if b == back {
+                                let mut skipped = 0;
+                                while pos != floor
+                                    && self.step(pos, back).is_none_or(|(u, _)| u != unit)
+                                {
+                                    pos = if back { pos + 1 } else { pos - 1 };
+                                    skipped += 1;
+                                }
+                                self.steps += skipped;
+                            }
+                        }
+                        if pos != floor {
+                            let fewer = if back { pos + 1 } else { pos - 1 };
+                            self.choices.push(Choice { pos: fewer, ..c });
+                        }
+                    }
+                    Retry::Grow { set, back, left } => {
+                        // the shortest run is tried first; come back for a longer one
+                        if left != Some(0) {
+                            if let Some((u, next)) = self.step(pos, back) {
+                                if self.in_set(set, u) {
+                                    self.choices.push(Choice {
+                                        pos: next,
+                                        retry: Retry::Grow {
+                                            set,
+                                            back,
+                                            left: left.map(|l| l - 1),
+                                        },
+                                        ..c
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }

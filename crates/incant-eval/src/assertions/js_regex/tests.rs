@@ -102,8 +102,17 @@ fn errors_read_like_v8() {
 fn catastrophic_backtracking_gives_up() {
     let re = JsRegex::new("^(a+)+$").unwrap();
     let text = format!("{}b", "a".repeat(40));
-    let e = re.is_match(&text).unwrap_err();
+    let e = re.is_match_within(&text, 1_000_000).unwrap_err();
     assert!(e.contains("too much backtracking"), "{e}");
+}
+
+#[test]
+fn long_lines_with_greedy_prefixes_finish() {
+    // `.*` gives back one unit at a time; lengths the literal cannot follow are skipped
+    let line = "a".repeat(8_000);
+    assert!(!JsRegex::new(".*x").unwrap().is_match(&line).unwrap());
+    assert!(JsRegex::new(".*a$").unwrap().is_match(&line).unwrap());
+    assert!(JsRegex::new("(?<=a+?)$").unwrap().is_match(&line).unwrap());
 }
 
 #[test]
