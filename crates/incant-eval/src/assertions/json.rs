@@ -92,6 +92,11 @@ pub fn extract_json_objects(text: &str) -> Vec<Value> {
 /// A YAML text as a JSON object or array, keys as JavaScript strings them; `None` when it
 /// does not parse or is a scalar.
 fn yaml_object(text: &str) -> Option<Value> {
+    // Straight into JSON values first: a repeated key keeps its last value, as js-yaml's
+    // `json` mode does (a YAML mapping would reject it). Non-string keys need the detour.
+    if let Ok(v @ (Value::Object(_) | Value::Array(_))) = serde_norway::from_str::<Value>(text) {
+        return Some(v);
+    }
     match serde_norway::from_str::<serde_norway::Value>(text).ok()? {
         v @ (serde_norway::Value::Mapping(_) | serde_norway::Value::Sequence(_)) => {
             Some(yaml_to_json(v))
@@ -330,6 +335,8 @@ mod tests {
             [json!({"a": 1, "u": "http://x"})]
         );
         assert_eq!(found("{1: a, true: b}"), [json!({"1": "a", "true": "b"})]);
+        // a repeated key keeps its last value (js-yaml's json mode)
+        assert_eq!(found("{\"a\": 1, \"a\": [2]}"), [json!({"a": [2]})]);
         assert!(found("The quick brown fox.").is_empty());
         assert!(!contains_json("[1, 2, 3]", None).unwrap().pass);
         assert!(contains_json("Sure! {\"a\": 1} done", None).unwrap().pass);

@@ -76,8 +76,10 @@
 //!
 //! Where incant still differs without meaning to (rare inputs): `JSON.parse` accepts lone
 //! surrogate escapes (`"\ud800"`), numbers beyond the double range and nesting deeper than
-//! 128, serde_json does not; `contains-json` reads candidates with a YAML 1.2 parser that
-//! turns dates into strings (js-yaml makes `Date` objects) and `.inf` into `null`; values
+//! 128, serde_json does not; `contains-json` reads candidates with libyaml's grammar, not
+//! js-yaml's: well-formed JSON (quoted keys) reads the same, but an unquoted key with no
+//! space after its colon (`{a:[1]}`) or a value cut off at a lone `-` reads differently,
+//! dates stay strings (js-yaml makes `Date` objects) and `.inf` becomes `null`; values
 //! are rendered with minijinja, not nunjucks (a template error leaves the value as written
 //! instead of failing the case); a regex that needs more than [`js_regex::STEP_BUDGET`]
 //! steps fails instead of running on.
