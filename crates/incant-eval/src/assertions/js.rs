@@ -81,7 +81,7 @@ pub fn string_to_number(s: &str) -> f64 {
         return 0.0;
     }
     for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
-        if s.len() > 2 && s[..2].eq_ignore_ascii_case(prefix) {
+        if s.len() > 2 && s.as_bytes()[..2].eq_ignore_ascii_case(prefix.as_bytes()) {
             let digits = &s[2..];
             if !digits.chars().all(|c| c.is_digit(radix)) {
                 return f64::NAN;
@@ -246,7 +246,9 @@ mod tests {
         for (s, want) in cases {
             assert_eq!(string_to_number(s), want, "{s:?}");
         }
-        for s in ["abc", "inf", "NaN", "1_000", "-0x10", "1e", "e5", "."] {
+        for s in [
+            "abc", "inf", "NaN", "1_000", "-0x10", "1e", "e5", ".", "x\u{85}y", "é",
+        ] {
             assert!(string_to_number(s).is_nan(), "{s:?}");
         }
     }
