@@ -89,6 +89,7 @@ pub mod js;
 pub mod js_regex;
 pub mod json;
 pub mod judge;
+mod load;
 pub mod measure;
 pub mod overlap;
 pub mod python;
@@ -96,6 +97,8 @@ pub mod similar;
 pub mod text;
 
 pub use similar::Similarity;
+
+use load::{check_keys, overlap_refs_invalid, provider, read_schema};
 
 use incant_prompt::file::Message;
 use serde_json::{Map, Value};
@@ -604,18 +607,14 @@ impl Assertion {
         Ok(())
     }
 
-    /// Whether grading this assertion needs a [`Grader`].
     /// Something wrong that promptfoo does not refuse either, said once when the suite
     /// loads: a literal `regex` pattern that JavaScript cannot compile (every case with it
     /// fails, negated or not, as in promptfoo).
     pub fn warning(&self) -> Option<String> {
-        if self.kind != AssertionKind::Regex {
-            return None;
-        }
-        let Some(Value::String(p)) = &self.value else {
+        let (AssertionKind::Regex, Some(Value::String(p))) = (self.kind, &self.value) else {
             return None;
         };
-        if p.contains("{{") || p.contains("{%") {
+        if templated(p) {
             return None;
         }
         js_regex::JsRegex::new(p)
@@ -623,6 +622,7 @@ impl Assertion {
             .map(|e| format!("invalid regex `{p}`: {e}; every case with it fails"))
     }
 
+    /// Whether grading this assertion needs a [`Grader`].
     pub fn needs_grader(&self) -> bool {
         matches!(
             self.kind,
@@ -708,89 +708,6 @@ impl Assertion {
             }
         })
     }
-}
-
-/// Rejects keys incant does not read, naming the nearest valid one.
-fn check_keys(m: &Map<String, Value>) -> Result<(), AssertionError> {
-    for key in m.keys() {
-        if KEYS.contains(&key.as_str()) {
-            continue;
-        }
-        if let Some((_, instead)) = UNSUPPORTED_KEYS.iter().find(|(k, _)| k == key) {
-            return Err(AssertionError::new(
-                format!("assertion key `{key}` is not supported by incant"),
-                Some(instead),
-            ));
-        }
-        let hint = incant_prompt::nearest(key, KEYS).map_or_else(
-            || format!("assertion keys: {}", KEYS.join(", ")),
-            |k| format!("did you mean `{k}`?"),
-        );
-        return Err(AssertionError::new(
-            format!("unknown assertion key `{key}`"),
-            Some(&hint),
-        ));
-    }
-    Ok(())
-}
-
-/// `provider:` as an id, or a mapping with an `id`.
-fn provider(v: Option<&Value>, ty: &str) -> Result<Option<String>, AssertionError> {
-    let hint = Some("e.g. `provider: local:minilm` or `provider: {id: openai:chat:gpt-4o-mini}`");
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(id)) if !id.trim().is_empty() => Ok(Some(id.trim().to_string())),
-        Some(Value::Object(p)) => {
-            if let Some(k) = p.keys().find(|k| k.as_str() != "id") {
-                return Err(AssertionError::new(
-                    format!(
-                        "`provider` of `{ty}`: only `id` is read here, not `{k}` \
-                         (configure the provider in the suite's `providers`)"
-                    ),
-                    hint,
-                ));
-            }
-            match p.get("id").and_then(Value::as_str) {
-                Some(id) if !id.trim().is_empty() => Ok(Some(id.trim().to_string())),
-                _ => Err(AssertionError::new(
-                    format!("`provider` of `{ty}` needs an `id`"),
-                    hint,
-                )),
-            }
-        }
-        Some(_) => Err(AssertionError::new(
-            format!("`provider` of `{ty}` must be a provider id"),
-            hint,
-        )),
-    }
-}
-
-fn overlap_refs_invalid(v: &Value) -> bool {
-    match v {
-        Value::String(_) => false,
-        Value::Array(a) => a.is_empty() || !a.iter().all(Value::is_string),
-        _ => true,
-    }
-}
-
-/// A JSON Schema from `file://` (JSON or YAML), relative to `base_dir`.
-fn read_schema(path: &str, base_dir: Option<&Path>) -> Result<Value, AssertionError> {
-    let p = match base_dir {
-        Some(dir) if Path::new(path).is_relative() => dir.join(path),
-        _ => Path::new(path).to_path_buf(),
-    };
-    let text = std::fs::read_to_string(&p).map_err(|e| {
-        AssertionError::new(
-            format!("cannot read JSON Schema {}: {e}", p.display()),
-            Some("relative paths start at the suite's folder"),
-        )
-    })?;
-    serde_norway::from_str::<Value>(&text).map_err(|e| {
-        AssertionError::new(
-            format!("JSON Schema {} is not valid JSON or YAML: {e}", p.display()),
-            None,
-        )
-    })
 }
 
 fn names() -> Vec<&'static str> {

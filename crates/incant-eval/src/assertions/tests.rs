@@ -83,6 +83,16 @@ fn regexes_javascript_rejects_fail_both_ways() {
         );
     }
     assert!(!grade(json!({"type": "not-regex", "value": "["}), "x").pass);
+    let w = parse(json!({"type": "regex", "value": "(?i)x"}))
+        .warning()
+        .unwrap();
+    assert!(w.contains("Invalid group"), "{w}");
+    assert!(parse(json!({"type": "regex", "value": "x"}))
+        .warning()
+        .is_none());
+    assert!(parse(json!({"type": "regex", "value": "{{ p }}("}))
+        .warning()
+        .is_none());
     assert!(
         grade(
             json!({"type": "regex", "value": "quick(?= brown)"}),
