@@ -180,7 +180,10 @@ impl LockError {
 
 /// Where the lock of the suite file `suite` lives: next to it.
 pub fn lock_path(suite: &Path) -> PathBuf {
-    suite.parent().unwrap_or(Path::new("")).join(LOCK_FILE)
+    match suite.parent() {
+        Some(dir) if dir != Path::new(".") => dir.join(LOCK_FILE),
+        _ => PathBuf::from(LOCK_FILE),
+    }
 }
 
 /// Reads and parses a lock file.

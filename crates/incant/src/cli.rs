@@ -77,6 +77,26 @@ pub enum Command {
     ///   incant eval examples/quickstart
     ///   incant eval -c suite.yaml -j 8 -o results.jsonl
     Eval(EvalArgs),
+    /// Pin the suite's prompts, provider parameters and local model files in incant.lock.
+    ///
+    /// Writes `incant.lock` next to the suite file (TOML, stable order, meant to be
+    /// committed): each prompt's version and hashes, each provider's parameters and, for
+    /// local models, the sha256 of the model file. Works on promptfoo configs too.
+    ///
+    /// Examples:
+    ///   incant lock examples/quickstart
+    ///   incant lock -c promptfooconfig.yaml
+    Lock(LockArgs),
+    /// Report what changed since `incant lock`, without running anything.
+    ///
+    /// Prints one line per change (`path: message`): a prompt changed without a version
+    /// bump, a model file that differs, provider parameters that changed. Exit code 1 when
+    /// anything drifted, 0 when the lock is up to date, 2 when there is no lock or it is
+    /// corrupt.
+    ///
+    /// Example:
+    ///   incant check examples/quickstart
+    Check(LockArgs),
     /// Stored eval runs: list, show, export.
     Runs {
         /// The run store (SQLite) [env: INCANT_DB] [default: .incant/incant.db].
@@ -203,6 +223,23 @@ pub struct EvalArgs {
     /// Finish an interrupted run (its id, or `latest`) without redoing finished cases.
     #[arg(long, value_name = "RUN")]
     pub resume: Option<String>,
+    /// Refuse to run (exit 2) when the suite drifted from its incant.lock.
+    #[arg(long)]
+    pub locked: bool,
+}
+
+/// Arguments of `incant lock` and `incant check`.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The suite file or folder.
+    #[arg(default_value = ".")]
+    pub suite: PathBuf,
+    /// The suite file (promptfoo's spelling; overrides SUITE).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `incant runs ...`

@@ -75,6 +75,9 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         None => args.config.clone().unwrap_or(args.suite.clone()),
     };
     let suite = Suite::load(&suite_path).map_err(prompt_error)?;
+    if args.locked {
+        super::lock::ensure_locked(&suite, models_dir)?;
+    }
     let mut prompts = Vec::new();
     for p in &suite.prompt_files {
         prompts.extend(incant_prompt::load_prompts(p).map_err(prompt_error)?);

@@ -5,6 +5,7 @@ mod bench;
 mod embed;
 mod eval;
 mod generate;
+mod lock;
 mod models;
 mod runs;
 mod tally;
@@ -32,6 +33,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Generate(args) => generate::run(&models_dir, args),
         Command::Embed(args) => embed::run(&models_dir, args),
         Command::Eval(args) => eval::run(&models_dir, args),
+        Command::Lock(args) => lock::lock(&models_dir, args),
+        Command::Check(args) => lock::check(&models_dir, args),
         Command::Runs { db, command } => runs::run(&runs::db_path(db), command),
         Command::Cache {
             db,

@@ -1,0 +1,274 @@
+//! `incant lock`, `incant check` and `incant eval --locked` end to end: a drifted prompt, a
+//! drifted model file (a small stand-in: neither command loads models, they only hash them),
+//! drifted provider parameters, promptfoo configs and a corrupt lock.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn incant(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_incant"))
+        .args(args)
+        .current_dir(dir)
+        .env("INCANT_DB", dir.join("db/incant.db"))
+        .env("INCANT_MODELS", dir.join("models"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Every file under `dir` (but the run store) with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.ends_with("db") {
+                continue;
+            } else if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A suite with a versioned prompt, the echo provider and a `local:` provider whose model
+/// is a small file in the suite folder.
+fn suite(dir: &Path) {
+    write(
+        dir,
+        "suite/p/capital.prompt",
+        "---\nname: capital\nversion: 1.0.0\n---\nWhat is the capital of {{ country }}?\n",
+    );
+    write(
+        dir,
+        "suite/m.gguf",
+        "GGUF and some bytes standing in for weights",
+    );
+    write(
+        dir,
+        "suite/incant.yaml",
+        &format!(
+            "prompts: [p/*.prompt]\nproviders:\n  - echo\n  - id: 'local:{}'\n    config: {{temperature: 0}}\ntests:\n  - vars: {{country: France}}\n    assert: [{{type: contains, value: France}}]\n",
+            dir.join("suite/m.gguf").display()
+        ),
+    );
+}
+
+#[test]
+fn lock_is_stable_and_check_is_clean_until_the_model_file_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    suite(d);
+    let o = incant(d, &["lock", "suite"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("wrote suite/incant.lock (1 prompts, 2 providers)"));
+    let first = std::fs::read_to_string(d.join("suite/incant.lock")).unwrap();
+    assert!(first.starts_with("# incant.lock"));
+    assert!(first.contains("file = \"p/capital.prompt\"\nversion = \"1.0.0\"\n"));
+    assert!(first.contains("model_sha256 = "));
+
+    let o = incant(d, &["lock", "suite"]);
+    assert!(stdout(&o).contains("suite/incant.lock is up to date"));
+    assert_eq!(
+        std::fs::read_to_string(d.join("suite/incant.lock")).unwrap(),
+        first
+    );
+    let o = incant(d, &["check", "suite"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // One byte of the model file changes.
+    let mut bytes = std::fs::read(d.join("suite/m.gguf")).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(d.join("suite/m.gguf"), bytes).unwrap();
+    let o = incant(d, &["check", "suite"]);
+    assert_eq!(o.status.code(), Some(1));
+    let model = d.join("suite/m.gguf").display().to_string();
+    assert_eq!(
+        stdout(&o),
+        format!("{model}: model file for local:{model} changed since the lock\n")
+    );
+    assert!(stderr(&o).contains("run `incant lock` to accept it"));
+
+    let o = incant(d, &["check", "suite", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["up_to_date"], false);
+    assert_eq!(v["findings"][0]["kind"], "model-changed");
+}
+
+#[test]
+fn eval_locked_refuses_a_drifted_prompt_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    suite(d);
+    assert_eq!(incant(d, &["lock", "suite"]).status.code(), Some(0));
+    write(
+        d,
+        "suite/p/capital.prompt",
+        "---\nname: capital\nversion: 1.0.0\n---\nName the capital of {{ country }}.\n",
+    );
+    let before = snapshot(d);
+    let o = incant(d, &["eval", "--locked", "-c", "suite/incant.yaml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--locked: the suite drifted from suite/incant.lock"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "suite/p/capital.prompt: prompt `capital` changed but its version did not (1.0.0)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: run `incant lock` to accept the changes"),
+        "{err}"
+    );
+    assert_eq!(
+        snapshot(d),
+        before,
+        "eval --locked must leave the files as they were"
+    );
+
+    // A version bump is still a change the lock has not accepted.
+    write(
+        d,
+        "suite/p/capital.prompt",
+        "---\nname: capital\nversion: 1.1.0\n---\nName the capital of {{ country }}.\n",
+    );
+    let o = incant(d, &["check", "suite"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("prompt `capital` changed (1.0.0 -> 1.1.0)"));
+}
+
+#[test]
+fn drifted_parameters_are_reported_key_by_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    suite(d);
+    assert_eq!(incant(d, &["lock", "suite"]).status.code(), Some(0));
+    let yaml = std::fs::read_to_string(d.join("suite/incant.yaml")).unwrap();
+    write(
+        d,
+        "suite/incant.yaml",
+        &yaml.replace("temperature: 0", "temperature: 0.7"),
+    );
+    let model = d.join("suite/m.gguf").display().to_string();
+    let o = incant(d, &["check", "suite"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "suite/incant.yaml: suite file changed\n\
+             suite/incant.yaml: provider parameters changed for local:{model}: temperature 0 -> 0.7\n"
+        )
+    );
+    let o = incant(d, &["eval", "--locked", "suite"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("temperature 0 -> 0.7"));
+}
+
+#[test]
+fn eval_locked_runs_when_nothing_drifted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "p/capital.prompt",
+        "---\nname: capital\nversion: 1.0.0\n---\nCapital of {{ country }}?",
+    );
+    write(
+        d,
+        "incant.yaml",
+        "prompts: [p/*.prompt]\nproviders: [echo]\ntests:\n  - vars: {country: France}\n    assert: [{type: contains, value: France}]\n",
+    );
+    assert_eq!(incant(d, &["lock"]).status.code(), Some(0));
+    assert!(d.join("incant.lock").is_file());
+    let o = incant(d, &["eval", "--locked", "--no-store"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn promptfoo_configs_lock_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write(
+        d,
+        "prompts.txt",
+        "Capital of {{country}}?\n---\nWhere is {{country}}?\n",
+    );
+    write(
+        d,
+        "promptfooconfig.yaml",
+        "prompts: [file://prompts.txt]\nproviders: [echo]\ntests:\n  - vars: {country: France}\n",
+    );
+    let o = incant(d, &["lock", "-c", "promptfooconfig.yaml", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["lock"], "incant.lock");
+    assert_eq!(v["prompts"], 2);
+    let lock = std::fs::read_to_string(d.join("incant.lock")).unwrap();
+    assert!(lock.contains("path = \"promptfooconfig.yaml\""));
+    write(
+        d,
+        "prompts.txt",
+        "Capital of {{country}}?\n---\nWhere on earth is {{country}}?\n",
+    );
+    let o = incant(d, &["check", "-c", "promptfooconfig.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        "prompts.txt: prompt `prompts#2` changed and has no version to bump\n"
+    );
+}
+
+#[test]
+fn a_corrupt_lock_is_located_and_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    suite(d);
+    assert_eq!(incant(d, &["lock", "suite"]).status.code(), Some(0));
+    let lock = std::fs::read_to_string(d.join("suite/incant.lock")).unwrap();
+    let broken = lock.replace("name = \"capital\"", "name = capital");
+    std::fs::write(d.join("suite/incant.lock"), &broken).unwrap();
+    let line = broken.lines().position(|l| l == "name = capital").unwrap() + 1;
+    for args in [&["check", "suite"][..], &["eval", "--locked", "suite"][..]] {
+        let o = incant(d, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("suite/incant.lock:{line}:8: corrupt lock file")),
+            "{err}"
+        );
+        assert!(err.contains("hint:"), "{err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(d.join("suite/incant.lock")).unwrap(),
+        broken
+    );
+
+    std::fs::remove_file(d.join("suite/incant.lock")).unwrap();
+    let o = incant(d, &["check", "suite"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("run `incant lock` to write one"));
+}
