@@ -91,6 +91,8 @@ pub struct Pair {
     pub score_delta: Option<f64>,
     /// Assertions whose verdict changed.
     pub assertion_changes: Vec<AssertionChange>,
+    /// Embedding cosine of A's and B's outputs (only when drift was measured).
+    pub output_similarity: Option<f64>,
     /// The case in A.
     pub a: Option<Case>,
     /// The case in B.
@@ -227,6 +229,7 @@ fn pair(a: Option<Case>, b: Option<Case>) -> Pair {
         status,
         score_delta,
         assertion_changes,
+        output_similarity: None,
         a,
         b,
     }

@@ -174,6 +174,8 @@ pub struct Group {
     pub significance: Significance,
     /// Per assertion type.
     pub metrics: Vec<MetricDelta>,
+    /// Mean embedding cosine of A's and B's outputs (only when drift was measured).
+    pub mean_output_similarity: Option<f64>,
 }
 
 impl Group {
@@ -194,6 +196,62 @@ pub struct Comparison {
     pub prompts: Vec<Group>,
     /// Every pair, in alignment order.
     pub pairs: Vec<Pair>,
+}
+
+impl Comparison {
+    /// The pairs whose outputs can be compared for drift (both sides have an output), as
+    /// (pair index, A's output, B's output).
+    pub fn output_pairs(&self) -> Vec<(usize, &str, &str)> {
+        self.pairs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let a = p.a.as_ref()?.output.as_deref()?;
+                let b = p.b.as_ref()?.output.as_deref()?;
+                Some((i, a, b))
+            })
+            .collect()
+    }
+
+    /// Records each pair's output similarity (by pair index) and each group's mean.
+    pub fn set_output_similarity(&mut self, sims: &[(usize, f64)]) {
+        for &(i, s) in sims {
+            self.pairs[i].output_similarity = Some(s);
+        }
+        let mean = |prompt: Option<&str>| {
+            let v: Vec<f64> = self
+                .pairs
+                .iter()
+                .filter(|p| prompt.is_none_or(|n| p.prompt == n))
+                .filter_map(|p| p.output_similarity)
+                .collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        self.overall.mean_output_similarity = mean(None);
+        let means: Vec<Option<f64>> = self
+            .prompts
+            .iter()
+            .map(|g| mean(g.prompt.as_deref()))
+            .collect();
+        for (g, m) in self.prompts.iter_mut().zip(means) {
+            g.mean_output_similarity = m;
+        }
+    }
+}
+
+/// Cosine similarity of two vectors (0 when either is all zeros).
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        dot += f64::from(x) * f64::from(y);
+        na += f64::from(x) * f64::from(x);
+        nb += f64::from(y) * f64::from(y);
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
 }
 
 /// Aligns the two runs' cases and computes every group's statistics.
@@ -269,6 +327,7 @@ fn group(prompt: Option<String>, pairs: &[&Pair], opts: &Options) -> Group {
         ci95: ci,
         significance: verdict,
         metrics: metrics(&both),
+        mean_output_similarity: None,
     }
 }
 

@@ -182,3 +182,19 @@ fn html_escapes_and_marks_changed_words() {
     assert!(page.contains("<del>&lt;b&gt;cat&lt;/b&gt;</del>"));
     assert!(page.contains("<ins>dog</ins>"));
 }
+
+#[test]
+fn output_similarity_fills_pairs_and_groups() {
+    let a = vec![case("p", "e", "x", 0, true), case("q", "e", "y", 0, true)];
+    let mut b = a.clone();
+    b[1].output = None;
+    let mut cmp = compare(a, b, &Options::default());
+    let pairs: Vec<usize> = cmp.output_pairs().iter().map(|x| x.0).collect();
+    assert_eq!(pairs, [0]);
+    cmp.set_output_similarity(&[(0, 0.5)]);
+    assert_eq!(cmp.pairs[0].output_similarity, Some(0.5));
+    assert_eq!(cmp.overall.mean_output_similarity, Some(0.5));
+    assert_eq!(cmp.prompts[1].mean_output_similarity, None);
+    assert!((cosine(&[1.0, 0.0], &[1.0, 1.0]) - 0.5f64.sqrt()).abs() < 1e-9);
+    assert_eq!(cosine(&[0.0], &[1.0]), 0.0);
+}

@@ -113,6 +113,17 @@ pub enum Command {
         #[command(subcommand)]
         command: CacheCommand,
     },
+    /// What changed between two stored runs: per case and per prompt, with statistics.
+    ///
+    /// Cases are aligned by prompt, test vars and repeat (and provider, unless the runs used
+    /// different providers). Prints counts of regressed/fixed/... cases, per prompt the exact
+    /// McNemar p-value and a bootstrap 95% interval of the score change, a verdict
+    /// ("no significant change" unless both agree), and the worst regressions.
+    ///
+    /// Examples:
+    ///   incant compare latest~1 latest
+    ///   incant compare r1700000000-0 latest -o compare.html --fail-on significant
+    Compare(CompareArgs),
     /// Measure the local engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -369,4 +380,80 @@ pub struct BenchEngineArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `incant compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline run: its id, `latest`, or `latest~N` (N runs before the newest).
+    pub run_a: String,
+    /// The run judged against it.
+    pub run_b: String,
+    /// Print everything (counts, statistics, every aligned case) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a report: .html (side-by-side outputs with word diffs) or .json.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 on `regressions` (any regressed case), `regressions=N` (N or more) or
+    /// `significant` (a significant regression overall or for any prompt).
+    #[arg(long, value_name = "WHEN")]
+    pub fail_on: Option<FailOn>,
+    /// Also measure output drift: the embedding cosine of A's and B's outputs.
+    #[arg(long)]
+    pub drift: bool,
+    /// The embedding provider for --drift.
+    #[arg(long, value_name = "PROVIDER", default_value = "local:minilm")]
+    pub drift_model: String,
+    /// Compare runs even when they are of different suite files.
+    #[arg(long)]
+    pub allow_different_suites: bool,
+    /// Regressions listed in the terminal.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    /// Bootstrap resamples.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(100..=10_000_000))]
+    pub resamples: u32,
+    /// Bootstrap seed (the same seed gives the same interval).
+    #[arg(long, value_name = "N", default_value_t = 0x0016_CA17)]
+    pub seed: u64,
+    /// The run store (SQLite) [env: INCANT_DB] [default: .incant/incant.db].
+    #[arg(long, value_name = "FILE", env = "INCANT_DB")]
+    pub db: Option<PathBuf>,
+}
+
+/// When `incant compare` exits 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    /// At least this many regressed cases.
+    Regressions(usize),
+    /// A significant regression, overall or for any prompt.
+    Significant,
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('=') {
+            None if s == "regressions" => Ok(FailOn::Regressions(1)),
+            None if s == "significant" => Ok(FailOn::Significant),
+            Some(("regressions", n)) => n
+                .parse()
+                .ok()
+                .filter(|&n| n >= 1)
+                .map(FailOn::Regressions)
+                .ok_or_else(|| format!("`{n}` is not a count of 1 or more")),
+            _ => Err("expected `regressions`, `regressions=N` or `significant`".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for FailOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailOn::Regressions(n) => write!(f, "regressions={n}"),
+            FailOn::Significant => f.write_str("significant"),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! resolving and loading models).
 
 mod bench;
+mod compare;
 mod embed;
 mod eval;
 mod generate;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => runs::clear_cache(&runs::db_path(db)),
         Command::Tokenize(args) => tokenize::run(&models_dir, args),
         Command::Bench(BenchCommand::Engine(args)) => bench::engine(&models_dir, args),
+        Command::Compare(args) => compare::run(&models_dir, args),
     }
 }
 

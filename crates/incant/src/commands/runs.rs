@@ -15,7 +15,7 @@ pub fn db_path(explicit: Option<PathBuf>) -> PathBuf {
     explicit.unwrap_or_else(|| PathBuf::from(".incant").join("incant.db"))
 }
 
-fn open(path: &Path) -> Result<Store> {
+pub(super) fn open(path: &Path) -> Result<Store> {
     if !path.exists() {
         return Err(input_error(
             format!("no run store at {}", path.display()),
@@ -25,7 +25,7 @@ fn open(path: &Path) -> Result<Store> {
     Ok(Store::open(path)?)
 }
 
-fn no_such_run(e: StoreError) -> anyhow::Error {
+pub(super) fn no_such_run(e: StoreError) -> anyhow::Error {
     match e {
         StoreError::NoSuchRun(id) => input_error(
             format!("no run `{id}` in the store"),

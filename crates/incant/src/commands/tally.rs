@@ -149,7 +149,7 @@ impl Tally {
 }
 
 /// Columns of the terminal ($COLUMNS, else 100).
-fn terminal_width() -> usize {
+pub(super) fn terminal_width() -> usize {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
