@@ -17,6 +17,16 @@ pub const MAX_INLINE_CONFIG: usize = 1024;
 
 /// Computes the lock of a loaded suite. `models_dir` is where registry models live.
 pub fn compute(suite: &Suite, models_dir: &Path) -> Result<Lock, LockError> {
+    compute_with(suite, models_dir, false)
+}
+
+/// Like [`compute`], but a `local:` model path that no longer exists is recorded without a
+/// digest instead of failing, so that checking a lock reports it as drift.
+pub fn compute_present(suite: &Suite, models_dir: &Path) -> Result<Lock, LockError> {
+    compute_with(suite, models_dir, true)
+}
+
+fn compute_with(suite: &Suite, models_dir: &Path, allow_missing: bool) -> Result<Lock, LockError> {
     let suite_bytes = std::fs::read(&suite.path).map_err(|source| LockError::Io {
         path: suite.path.clone(),
         source,
@@ -39,14 +49,18 @@ pub fn compute(suite: &Suite, models_dir: &Path) -> Result<Lock, LockError> {
         .map(|spec| {
             let config = canonical_json(&Value::Object(spec.config.clone()));
             let (model, model_sha256) = match spec.id.strip_prefix("local:") {
-                Some(reference) => {
-                    let (m, d) =
-                        model_digest(reference, models_dir).map_err(|source| LockError::Model {
+                Some(reference) => match model_digest(reference, models_dir) {
+                    Ok((m, d)) => (Some(m), Some(d)),
+                    Err(incant_models::ModelError::BadPath { .. }) if allow_missing => {
+                        (Some(reference.to_string()), None)
+                    }
+                    Err(source) => {
+                        return Err(LockError::Model {
                             provider: spec.id.clone(),
                             source,
-                        })?;
-                    (Some(m), Some(d))
-                }
+                        })
+                    }
+                },
                 None => (None, None),
             };
             Ok(ProviderEntry {

@@ -140,10 +140,15 @@ pub fn compare(locked: &Lock, current: &Lock, suite_dir: &Path, models_dir: &Pat
                 ),
             });
         } else if o.model_sha256 != n.model_sha256 {
+            let what = if n.model_sha256.is_none() {
+                "is gone"
+            } else {
+                "changed"
+            };
             out.push(Finding {
                 kind: FindingKind::ModelChanged,
                 path: model_path(n),
-                message: format!("model file for {key} changed since the lock"),
+                message: format!("model file for {key} {what} since the lock"),
             });
         }
     }
@@ -401,6 +406,16 @@ mod tests {
         assert_eq!(
             f[0].message,
             "model file for local:smollm2 changed since the lock"
+        );
+    }
+
+    #[test]
+    fn model_file_gone() {
+        let mut now = lock();
+        now.providers[0].model_sha256 = None;
+        assert_eq!(
+            messages(&now),
+            ["model file for local:smollm2 is gone since the lock"]
         );
     }
 

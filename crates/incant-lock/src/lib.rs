@@ -22,7 +22,7 @@ pub mod compute;
 pub mod drift;
 pub mod format;
 
-pub use compute::compute;
+pub use compute::{compute, compute_present};
 pub use drift::{compare, Finding, FindingKind};
 pub use format::{parse, render};
 

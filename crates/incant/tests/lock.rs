@@ -113,6 +113,12 @@ fn lock_is_stable_and_check_is_clean_until_the_model_file_changes() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["up_to_date"], false);
     assert_eq!(v["findings"][0]["kind"], "model-changed");
+
+    // A model file that is gone is drift too, not a crash.
+    std::fs::remove_file(d.join("suite/m.gguf")).unwrap();
+    let o = incant(d, &["check", "suite"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("is gone since the lock"));
 }
 
 #[test]

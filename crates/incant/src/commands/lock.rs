@@ -101,7 +101,7 @@ pub fn ensure_locked(suite: &Suite, models_dir: &Path) -> Result<()> {
 fn drift(suite: &Suite, models_dir: &Path) -> Result<(std::path::PathBuf, Vec<Finding>)> {
     let path = incant_lock::lock_path(&suite.path);
     let locked = incant_lock::read(&path).map_err(lock_error)?;
-    let current = incant_lock::compute(suite, models_dir).map_err(lock_error)?;
+    let current = incant_lock::compute_present(suite, models_dir).map_err(lock_error)?;
     let found = findings(&locked, &current, suite, models_dir);
     Ok((path, found))
 }
