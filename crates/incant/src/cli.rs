@@ -77,6 +77,19 @@ pub enum Command {
     ///   incant eval examples/quickstart
     ///   incant eval -c suite.yaml -j 8 -o results.jsonl
     Eval(EvalArgs),
+    /// Check prompt files for mistakes before they run: rule codes, file:line:col.
+    ///
+    /// PATHS are suite files or folders (their prompts are checked against the suite's test
+    /// cases and providers), prompt files, or folders of .prompt/.prompty files. Prints
+    /// `file:line:col CODE message` per finding, sorted; exit code 1 when any finding is an
+    /// error, 2 when a file cannot be read. `--explain CODE` prints a rule's doc.
+    ///
+    /// Examples:
+    ///   incant lint examples/quickstart
+    ///   incant lint prompts/summarize.prompt --json
+    ///   incant lint --list
+    ///   incant lint --explain P005
+    Lint(LintArgs),
     /// Pin the suite's prompts, provider parameters and local model files in incant.lock.
     ///
     /// Writes `incant.lock` next to the suite file (TOML, stable order, meant to be
@@ -251,6 +264,29 @@ pub struct LockArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `incant lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Suite files or folders, prompt files, or folders of prompt files.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Print the findings as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the doc of a rule (code or name, e.g. P005) and exit.
+    #[arg(long, value_name = "CODE")]
+    pub explain: Option<String>,
+    /// List every rule and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Only these rules (comma-separated codes or names).
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub select: Vec<String>,
+    /// Skip these rules (comma-separated codes or names).
+    #[arg(long, value_name = "CODES", value_delimiter = ',')]
+    pub ignore: Vec<String>,
 }
 
 /// `incant runs ...`

@@ -1,16 +1,19 @@
 //! P003 `version-not-bumped`: a prompt whose text changed since `incant.lock` was written
 //! while its version stayed the same.
 //!
-//! The lock belongs to `incant lock`; this rule reads only what it needs and tolerates the
-//! rest: entries that start with `[[prompt]]`/`[[prompts]]` (or `[prompt.NAME]`) and carry
-//! `name`, `version` and a sha256 of the prompt file's text (`sha256`, `hash`,
-//! `content_hash` or `content_sha256`, hex, optionally prefixed `sha256:`). No lock, an
-//! entry it cannot read, or a prompt the lock does not name: the rule says nothing.
+//! The lock belongs to `incant lock` (crate `incant-lock`); this rule reads only what it
+//! needs and tolerates the rest, so a lock from a newer or older format never stops `lint`:
+//! entries that start with `[[prompt]]`/`[[prompts]]` (or `[prompt.NAME]`) and carry
+//! `name`, `file`, `version` and the sha256 of the prompt's text (`sha256`, or `hash`,
+//! `content_hash`, `content_sha256`; hex, optionally prefixed `sha256:`). No lock, an entry
+//! it cannot read, or a prompt the lock does not name: the rule says nothing. Checking the
+//! whole lock (models, providers, the suite) is `incant check`'s job.
 
 use crate::collect::Context;
 use crate::registry::Rule;
 use crate::Diagnostic;
 use sha2::{Digest, Sha256};
+use std::path::Path;
 
 /// The doc of P003.
 pub const DOC: &str = r#"# version-not-bumped (P003)
@@ -53,6 +56,8 @@ version: 1.3.0
 pub struct LockedPrompt {
     /// The prompt's name.
     pub name: Option<String>,
+    /// Its file, relative to the lock's folder.
+    pub file: Option<String>,
     /// Its locked version.
     pub version: Option<String>,
     /// The locked sha256 of its file text (lower-case hex).
@@ -94,6 +99,7 @@ pub fn parse_lock(text: &str) -> Vec<LockedPrompt> {
         };
         match key.trim() {
             "name" => entry.name = Some(value),
+            "file" => entry.file = Some(value),
             "version" => entry.version = Some(value),
             "sha256" | "hash" | "content_hash" | "content_sha256" => {
                 let hex = value.strip_prefix("sha256:").unwrap_or(&value);
@@ -113,6 +119,13 @@ fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
 /// P003 for one prompt.
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let Some(version) = &cx.prompt.version else {
@@ -122,10 +135,18 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         return;
     };
     let version = version.to_string();
-    let Some(entry) = parse_lock(&text)
+    let lock_dir = cx.lock_dir();
+    let named: Vec<LockedPrompt> = parse_lock(&text)
         .into_iter()
-        .find(|e| e.name.as_deref() == Some(cx.prompt.name.as_str()))
-    else {
+        .filter(|e| e.name.as_deref() == Some(cx.prompt.name.as_str()))
+        .collect();
+    // Two prompts may share a name in different files; the file then decides.
+    let same_file = |e: &&LockedPrompt| {
+        e.file
+            .as_ref()
+            .is_some_and(|f| same_path(&lock_dir.join(f), &cx.prompt.path))
+    };
+    let Some(entry) = named.iter().find(same_file).or(named.first()) else {
         return;
     };
     let (Some(locked_version), Some(locked_hash)) = (&entry.version, &entry.sha256) else {
@@ -133,7 +154,9 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     };
     let looks_like_sha256 =
         locked_hash.len() == 64 && locked_hash.bytes().all(|b| b.is_ascii_hexdigit());
-    if !looks_like_sha256 || *locked_version != version || *locked_hash == sha256_hex(&cx.file.text)
+    if !looks_like_sha256
+        || *locked_version != version
+        || *locked_hash == sha256_hex(&cx.prompt.source)
     {
         return;
     }
@@ -159,6 +182,19 @@ mod tests {
         assert_eq!(entries[0].sha256.as_deref(), Some("abc"));
         assert_eq!(entries[1].name.as_deref(), Some("b"));
         assert_eq!(entries[1].version.as_deref(), Some("2.0.0"));
+
+        // The shape `incant lock` writes.
+        let lock = "# incant.lock\nversion = 1\n\n[suite]\npath = \"incant.yaml\"\nsha256 = \"aa\"\n\n[[prompt]]\nname = \"capital\"\nfile = \"prompts/capital.prompt\"\nversion = \"1.0.0\"\nsha256 = \"bb\"\ntemplate_sha256 = \"cc\"\n\n[[provider]]\nid = \"echo\"\nconfig_sha256 = \"dd\"\n";
+        let entries = parse_lock(lock);
+        assert_eq!(
+            entries,
+            [LockedPrompt {
+                name: Some("capital".into()),
+                file: Some("prompts/capital.prompt".into()),
+                version: Some("1.0.0".into()),
+                sha256: Some("bb".into()),
+            }]
+        );
     }
 
     #[test]

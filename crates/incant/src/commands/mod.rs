@@ -6,6 +6,7 @@ mod compare;
 mod embed;
 mod eval;
 mod generate;
+mod lint;
 mod lock;
 mod models;
 mod runs;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Generate(args) => generate::run(&models_dir, args),
         Command::Embed(args) => embed::run(&models_dir, args),
         Command::Eval(args) => eval::run(&models_dir, args),
+        Command::Lint(args) => lint::run(&models_dir, args),
         Command::Lock(args) => lock::lock(&models_dir, args),
         Command::Check(args) => lock::check(&models_dir, args),
         Command::Runs { db, command } => runs::run(&runs::db_path(db), command),
