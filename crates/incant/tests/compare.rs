@@ -1,14 +1,23 @@
 //! `incant compare` end to end: two eval runs on the echo and exec providers where the
-//! second run's prompt truncates names, so exactly the long-name cases regress.
+//! second run's prompt truncates names, so exactly the long-name cases regress; output drift
+//! measured with the real local MiniLM.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+fn models_dir() -> PathBuf {
+    match std::env::var_os("INCANT_MODELS") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
+    }
+}
 
 fn incant(args: &[&str], db: &Path, cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_incant"))
         .args(args)
         .current_dir(cwd)
         .env("INCANT_DB", db)
+        .env("INCANT_MODELS", models_dir())
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
         .output()
@@ -198,4 +207,31 @@ fn compare_bad_input_exits_2_with_a_hint() {
     // `bye` is gone in the other suite; greet was broken in run 2 and fine in run 3.
     assert_eq!(v["comparison"]["overall"]["counts"]["gone"], 10);
     assert_eq!(v["comparison"]["overall"]["counts"]["fixed"], 4);
+}
+
+#[test]
+fn drift_is_the_output_cosine_on_the_real_embedder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("runs.db");
+    two_runs(d, &db);
+    let o = incant(
+        &["compare", "latest~1", "latest", "--drift", "--json"],
+        &db,
+        d,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for p in v["comparison"]["pairs"].as_array().unwrap() {
+        let sim = p["output_similarity"].as_f64().unwrap();
+        if p["status"] == "regressed" {
+            assert!(sim < 0.99, "{p}");
+        } else {
+            assert!((sim - 1.0).abs() < 1e-5, "{p}");
+        }
+    }
+    let overall = v["comparison"]["overall"]["mean_output_similarity"]
+        .as_f64()
+        .unwrap();
+    assert!(overall > 0.5 && overall < 1.0, "{overall}");
 }
