@@ -278,3 +278,51 @@ fn a_corrupt_lock_is_located_and_left_alone() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("run `incant lock` to write one"));
 }
+
+/// The issue's check on the real model: a copy of the SmolLM2 GGUF with one byte changed is
+/// refused by `eval --locked` before anything loads it.
+#[test]
+fn eval_locked_refuses_a_copy_of_the_real_model_with_one_byte_changed() {
+    let models = match std::env::var_os("INCANT_MODELS") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
+    };
+    let real = models.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        real.is_file(),
+        "{} is missing: run `incant models fetch`",
+        real.display()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let copy = d.join("smollm2-copy.gguf");
+    std::fs::copy(&real, &copy).unwrap();
+    write(
+        d,
+        "p/capital.prompt",
+        "---\nname: capital\nversion: 1.0.0\n---\nCapital of {{ country }}?",
+    );
+    write(
+        d,
+        "incant.yaml",
+        &format!(
+            "prompts: [p/*.prompt]\nproviders: ['local:{}']\ntests:\n  - vars: {{country: France}}\n",
+            copy.display()
+        ),
+    );
+    assert_eq!(incant(d, &["lock"]).status.code(), Some(0));
+    let mut bytes = std::fs::read(&copy).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] = bytes[middle].wrapping_add(1);
+    std::fs::write(&copy, bytes).unwrap();
+    let o = incant(d, &["eval", "--locked", "--no-store"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains(&format!(
+            "model file for local:{} changed since the lock",
+            copy.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+}
