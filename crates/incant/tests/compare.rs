@@ -235,3 +235,39 @@ fn drift_is_the_output_cosine_on_the_real_embedder() {
         .unwrap();
     assert!(overall > 0.5 && overall < 1.0, "{overall}");
 }
+
+#[test]
+fn a_provider_migration_aligns_cases_without_the_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = d.join("runs.db");
+    write(
+        d,
+        "p/greet.prompt",
+        "---\nname: greet\n---\nHello {{ who }}",
+    );
+    write(d, "incant.yaml", SUITE);
+    let o = incant(&["eval", "."], &db, d);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // The same suite moved to a provider that shouts: the `icontains` checks still pass.
+    write(
+        d,
+        "incant.yaml",
+        &SUITE.replace("[echo, 'exec:cat']", "['exec:tr a-z A-Z']"),
+    );
+    let o = incant(&["eval", "."], &db, d);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = incant(&["compare", "latest~1", "latest", "--json"], &db, d);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let cmp = &v["comparison"];
+    assert_eq!(cmp["providers_matched"], false);
+    // Two providers in A, one in B: echo's cases meet the new provider's, exec:cat's are gone.
+    assert_eq!(cmp["overall"]["counts"]["still_passing"], 5);
+    assert_eq!(cmp["overall"]["counts"]["gone"], 5);
+    let first = &cmp["pairs"][0];
+    assert_eq!(
+        (first["provider_a"].as_str(), first["provider_b"].as_str()),
+        (Some("echo"), Some("exec:tr a-z A-Z"))
+    );
+}

@@ -331,3 +331,24 @@ fn worst_line(p: &Pair) -> String {
         output
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_on_parses_and_round_trips() {
+        for (text, want) in [
+            ("regressions", FailOn::Regressions(1)),
+            ("regressions=3", FailOn::Regressions(3)),
+            ("significant", FailOn::Significant),
+        ] {
+            let got: FailOn = text.parse().unwrap();
+            assert_eq!(got, want);
+            assert_eq!(got.to_string().parse::<FailOn>().unwrap(), want);
+        }
+        for bad in ["regressions=0", "regressions=x", "always", "significant=2"] {
+            assert!(bad.parse::<FailOn>().is_err(), "{bad}");
+        }
+    }
+}
