@@ -151,3 +151,76 @@ fn explain_and_list_print_the_rule_docs() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown rule `P999`"));
 }
+
+#[test]
+fn a_prompt_edited_after_incant_lock_without_a_version_bump_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("prompts")).unwrap();
+    let prompt = dir.path().join("prompts/hello.prompt");
+    let text = "---\nname: hello\nversion: 1.0.0\ninputs:\n  who: string\n---\nuser:\nSay hi to {{ who }}\n";
+    std::fs::write(&prompt, text).unwrap();
+    std::fs::write(
+        dir.path().join("incant.yaml"),
+        "prompts: [prompts/hello.prompt]\nproviders: [echo]\ntests:\n  - vars: { who: Ann }\n",
+    )
+    .unwrap();
+    let o = incant(dir.path(), &["lock", "."]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(incant(dir.path(), &["lint"]).status.code(), Some(0));
+
+    std::fs::write(&prompt, text.replace("Say hi", "Say hello")).unwrap();
+    let o = incant(dir.path(), &["lint"]);
+    assert_eq!(
+        stdout(&o),
+        "prompts/hello.prompt:3:1 P003 prompt `hello` changed since incant.lock but its version is still 1.0.0\n"
+    );
+    assert_eq!(o.status.code(), Some(1));
+
+    let bumped = text
+        .replace("Say hi", "Say hello")
+        .replace("1.0.0", "1.1.0");
+    std::fs::write(&prompt, bumped).unwrap();
+    assert_eq!(incant(dir.path(), &["lint"]).status.code(), Some(0));
+}
+
+#[test]
+fn local_models_bring_their_context_window_from_the_gguf_file() {
+    let models = std::env::var_os("INCANT_MODELS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"));
+    if !models.join("SmolLM2-135M-Instruct.Q4_1.gguf").is_file() {
+        eprintln!("smollm2 is not installed; skipping");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("big.prompt");
+    std::fs::write(&p, "---\nmodel: local:smollm2\nparams:\n  max_tokens: 8190\n---\nuser:\nWrite a long story about a dragon.\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_incant"))
+        .args(["lint", "big.prompt"])
+        .current_dir(dir.path())
+        .env("INCANT_MODELS", &models)
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(out.starts_with("big.prompt:4:3 P004 "), "{out}");
+    assert!(
+        out.contains("exceeds the 8192-token context window of local:smollm2"),
+        "{out}"
+    );
+    assert!(!out.contains('~'), "local counts are exact: {out}");
+    assert_eq!(o.status.code(), Some(1));
+    // With room for the answer it fits.
+    std::fs::write(&p, "---\nmodel: local:smollm2\nparams:\n  max_tokens: 512\n---\nuser:\nWrite a long story about a dragon.\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_incant"))
+        .args(["lint", "big.prompt"])
+        .current_dir(dir.path())
+        .env("INCANT_MODELS", &models)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), "");
+}

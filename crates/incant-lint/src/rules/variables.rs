@@ -14,7 +14,8 @@ pub const UNDEFINED_DOC: &str = r#"# undefined-variable (P001)
 Checks that every variable a template reads is defined: declared under the prompt's
 `inputs:`, or given by every test case of the suite that runs the prompt. Variables the
 template sets itself (`{% set %}`, `{% for x in … %}`) and built-ins (`loop`, `range`) are
-not inputs. A prompt with no `inputs:` that is linted outside a suite has no contract to
+not inputs, and a variable the template treats as optional (`x is defined`,
+`x is undefined`, `x | default(…)`) may be missing. A prompt with no `inputs:` that is linted outside a suite has no contract to
 check against, and this rule stays silent for it.
 
 ## Why is this bad?
@@ -69,6 +70,15 @@ Summarize in a {{ tone }} tone: {{ document }}
 ```
 "#;
 
+/// Whether the template guards `name` against being absent.
+fn optional(template: &str, name: &str) -> bool {
+    let name = regex::escape(name);
+    let guard = format!(
+        r"\b{name}\s+is\s+(?:not\s+)?(?:defined|undefined)\b|\b{name}\s*\|\s*(?:default|d)\b"
+    );
+    regex::Regex::new(&guard).is_ok_and(|re| re.is_match(template))
+}
+
 /// P001: variables read by a section but defined by neither the inputs nor the tests.
 pub fn check_undefined(cx: &Context, out: &mut Vec<Diagnostic>) {
     let inputs: BTreeSet<&str> = cx.prompt.inputs.keys().map(String::as_str).collect();
@@ -78,7 +88,7 @@ pub fn check_undefined(cx: &Context, out: &mut Vec<Diagnostic>) {
     }
     for section in &cx.prompt.sections {
         for name in used_variables(&section.template) {
-            if inputs.contains(name.as_str()) {
+            if inputs.contains(name.as_str()) || optional(&section.template, &name) {
                 continue;
             }
             let missing = cases.iter().filter(|v| !v.contains_key(&name)).count();
@@ -142,6 +152,12 @@ mod tests {
         );
         let clean = P.replace("{{ qustion }} ", "");
         assert!(lint(Rule::UndefinedVariable, "a.prompt", &clean, None).is_empty());
+        // Variables the template treats as optional may be missing.
+        let optional = P.replace(
+            "{{ qustion }}",
+            "{% if style is defined %}{{ style }}{% endif %}{{ extra | default('') }}",
+        );
+        assert!(lint(Rule::UndefinedVariable, "a.prompt", &optional, None).is_empty());
     }
 
     #[test]
