@@ -51,6 +51,18 @@ pub fn run(models_dir: &Path, args: CompareArgs) -> Result<ExitCode> {
             Some("compare two runs of one suite (`incant runs list` shows each run's suite), or pass --allow-different-suites"),
         ));
     }
+    for r in [&a.summary, &b.summary] {
+        if r.status != "finished" {
+            eprintln!(
+                "{} run {} is {} ({}/{} cases stored): its missing cases count as new or gone",
+                paint("note:", "1;33"),
+                r.id,
+                r.status,
+                r.done,
+                r.total
+            );
+        }
+    }
     let opts = Options {
         resamples: args.resamples as usize,
         seed: args.seed,
