@@ -52,6 +52,7 @@ pub enum Command {
     ///   incant generate -m smollm2 "What is the capital of France?"
     ///   incant generate -m smollm2 --temperature 0 --max-tokens 32 --json "Hi"
     ///   echo "Once upon a time" | incant generate -m ./my-model.gguf --raw
+    #[command(verbatim_doc_comment)]
     Generate(GenerateArgs),
     /// Print sentence embeddings of each TEXT (or of each line of stdin).
     ///
@@ -61,6 +62,7 @@ pub enum Command {
     /// Examples:
     ///   incant embed -m minilm "a cat" "a kitten"
     ///   cat sentences.txt | incant embed -m minilm > vectors.txt
+    #[command(verbatim_doc_comment)]
     Embed(EmbedArgs),
     /// Show how a model's tokenizer splits TEXT: token ids and pieces.
     ///
@@ -69,13 +71,28 @@ pub enum Command {
     Tokenize(TokenizeArgs),
     /// Run a test suite: every prompt, on every provider, for every test case.
     ///
-    /// SUITE is an incant.yaml file or a folder holding one. Prints a matrix (prompts x
-    /// providers: passed/total) and the failing cases; exit code 1 when any case fails, 2
-    /// when the suite itself is wrong (with file:line:col and a hint).
+    /// SUITE is an incant.yaml file or a folder holding one; promptfoo configs work as
+    /// they are (-c promptfooconfig.yaml). Prints a matrix (prompts x providers: passed,
+    /// mean score, latency, cost) and the failing cases; exit code 1 when any case fails,
+    /// 2 when the suite itself is wrong (with file:line:col and a hint). Every case is
+    /// stored as it finishes; Ctrl-C stops cleanly and --resume finishes the run.
+    ///
+    /// Providers: local:MODEL (local:smollm2, any .gguf; local:minilm embeds),
+    ///   openai:chat:MODEL, openai:completion:MODEL, openai:embedding:MODEL (config:
+    ///   apiBaseUrl or OPENAI_BASE_URL, apiKeyEnvar or OPENAI_API_KEY, maxConcurrency,
+    ///   maxRetries, timeoutMs), exec:COMMAND (prompt on stdin), echo.
+    ///
+    /// Assertions (each also as not-TYPE; with weight, threshold, metric): equals,
+    ///   contains, icontains, contains-any, contains-all, icontains-any, icontains-all,
+    ///   starts-with, regex, is-json, contains-json (value: a JSON Schema), levenshtein,
+    ///   rouge-n, bleu, word-count, latency, cost, perplexity, perplexity-score, similar,
+    ///   llm-rubric, factuality, expr, python.
     ///
     /// Examples:
     ///   incant eval examples/quickstart
-    ///   incant eval -c suite.yaml -j 8 -o results.jsonl
+    ///   incant eval -c promptfooconfig.yaml -j 16 -o report.html
+    ///   incant eval --resume latest
+    #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
     /// Check prompt files for mistakes before they run: rule codes, file:line:col.
     ///
@@ -89,6 +106,7 @@ pub enum Command {
     ///   incant lint prompts/summarize.prompt --json
     ///   incant lint --list
     ///   incant lint --explain P005
+    #[command(verbatim_doc_comment)]
     Lint(LintArgs),
     /// Pin the suite's prompts, provider parameters and local model files in incant.lock.
     ///
@@ -99,6 +117,7 @@ pub enum Command {
     /// Examples:
     ///   incant lock examples/quickstart
     ///   incant lock -c promptfooconfig.yaml
+    #[command(verbatim_doc_comment)]
     Lock(LockArgs),
     /// Report what changed since `incant lock`, without running anything.
     ///
@@ -136,6 +155,7 @@ pub enum Command {
     /// Examples:
     ///   incant compare latest~1 latest
     ///   incant compare r1700000000-0 latest -o compare.html --fail-on significant
+    #[command(verbatim_doc_comment)]
     Compare(CompareArgs),
     /// Measure the local engine.
     #[command(subcommand)]

@@ -61,10 +61,12 @@ fn resumed(store: &Store, run: &str) -> Result<Resumed> {
 }
 
 pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
-    let store = if args.no_store {
-        None
-    } else {
-        Some(Store::open(&super::runs::db_path(args.db.clone()))?)
+    let open_store = || Store::open(&super::runs::db_path(args.db.clone()));
+    // Resuming needs the store to find the suite; otherwise it is opened once the suite is
+    // known to be good, so a refused run leaves nothing on disk.
+    let mut store = match (&args.resume, args.no_store) {
+        (Some(_), false) => Some(open_store()?),
+        _ => None,
     };
     let resume = match (&args.resume, &store) {
         (Some(run), Some(s)) => Some(resumed(s, run)?),
@@ -99,6 +101,9 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         .map_err(|e| input_error(e, Some("see `incant eval --help` for the assertion types")))?;
     for w in &checked.warnings {
         eprintln!("{} {w}", crate::report::paint("warning:", "1;33"));
+    }
+    if store.is_none() && !args.no_store {
+        store = Some(open_store()?);
     }
     ensure_models(
         models_dir,
