@@ -42,6 +42,17 @@ rows.forEach(r=>tb.appendChild(r));});});";
 
 /// The page.
 pub fn render(cmp: &Comparison, title_a: &str, title_b: &str) -> String {
+    render_with_preface(cmp, title_a, title_b, "")
+}
+
+/// The page with `preface` (HTML, already escaped) between the overall verdict and the
+/// tables: `incant migrate` puts its broken prompts there.
+pub fn render_with_preface(
+    cmp: &Comparison,
+    title_a: &str,
+    title_b: &str,
+    preface: &str,
+) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -62,6 +73,7 @@ pub fn render(cmp: &Comparison, title_a: &str, title_b: &str) -> String {
         },
         v = significance_key(&cmp.overall),
     );
+    h.push_str(preface);
     h.push_str("<table><thead><tr><th>prompt</th>");
     for s in Status::ALL {
         let _ = write!(h, "<th>{}</th>", s.label());

@@ -157,6 +157,20 @@ pub enum Command {
     ///   incant compare r1700000000-0 latest -o compare.html --fail-on significant
     #[command(verbatim_doc_comment)]
     Compare(CompareArgs),
+    /// Run a suite on one provider and on another, and report which prompts broke.
+    ///
+    /// Runs SUITE's prompts and tests on --from (reusing cached responses) and on --to,
+    /// stores both runs (so `incant compare` can look again later), compares them as
+    /// `incant compare` does and lists the broken prompts, most regressed cases first, with
+    /// the assertions that now fail. Provider ids are written as in suites; a provider the
+    /// suite lists (by id or label) keeps its config and label. Exit code 1 when --fail-on
+    /// triggers, 2 on bad input (nothing is run or written).
+    ///
+    /// Examples:
+    ///   incant migrate examples/quickstart --from local:smollm2 --to openai:chat:gpt-4o-mini
+    ///   incant migrate . --from echo --to 'exec:./answer.sh' -o migration.html
+    #[command(verbatim_doc_comment)]
+    Migrate(MigrateArgs),
     /// Measure the local engine.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -473,6 +487,44 @@ pub struct CompareArgs {
     /// Bootstrap seed (the same seed gives the same interval).
     #[arg(long, value_name = "N", default_value_t = 0x0016_CA17)]
     pub seed: u64,
+    /// The run store (SQLite) [env: INCANT_DB] [default: .incant/incant.db].
+    #[arg(long, value_name = "FILE", env = "INCANT_DB")]
+    pub db: Option<PathBuf>,
+}
+
+/// Arguments of `incant migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The suite file or folder.
+    #[arg(default_value = ".")]
+    pub suite: PathBuf,
+    /// The suite file (promptfoo's spelling; overrides SUITE).
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The provider the suite runs on now (`local:smollm2`, `openai:chat:MODEL`, ...).
+    #[arg(long, value_name = "PROVIDER")]
+    pub from: String,
+    /// The provider to move to.
+    #[arg(long, value_name = "PROVIDER")]
+    pub to: String,
+    /// Write the migration report: .html (broken prompts, side-by-side outputs) or .json.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the runs, the broken prompts and the whole comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 on `regressions`, `regressions=N` or `significant` (as `incant compare`).
+    #[arg(long, value_name = "WHEN")]
+    pub fail_on: Option<FailOn>,
+    /// Cases in flight at once (default: the suite's options.maxConcurrency, else 4).
+    #[arg(short = 'j', long = "max-concurrency", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrency: Option<u16>,
+    /// Call both providers again instead of reusing cached responses.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Regressed cases listed per broken prompt in the terminal.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub top: usize,
     /// The run store (SQLite) [env: INCANT_DB] [default: .incant/incant.db].
     #[arg(long, value_name = "FILE", env = "INCANT_DB")]
     pub db: Option<PathBuf>,

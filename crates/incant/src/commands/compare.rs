@@ -18,27 +18,15 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// A run to compare: its summary, suite and cases.
-struct LoadedRun {
-    summary: RunSummary,
-    suite: String,
-    cases: Vec<Case>,
+pub(super) struct LoadedRun {
+    pub summary: RunSummary,
+    pub suite: String,
+    pub cases: Vec<Case>,
 }
 
 pub fn run(models_dir: &Path, args: CompareArgs) -> Result<ExitCode> {
     // Fail on a bad output path before any work.
-    let html = match &args.output {
-        Some(p) => match p.extension().and_then(|e| e.to_str()) {
-            Some("html" | "htm") => Some(true),
-            Some("json") => Some(false),
-            _ => {
-                return Err(input_error(
-                    format!("cannot tell the report format of {}", p.display()),
-                    Some("name the file *.html (side-by-side report) or *.json"),
-                ))
-            }
-        },
-        None => None,
-    };
+    let html = args.output.as_deref().map(is_html).transpose()?;
     let store = open(&super::runs::db_path(args.db.clone()))?;
     let a = load(&store, &args.run_a)?;
     let b = load(&store, &args.run_b)?;
@@ -96,8 +84,13 @@ pub fn run(models_dir: &Path, args: CompareArgs) -> Result<ExitCode> {
             writeln!(out, "report written to {}", p.display())?;
         }
     }
-    Ok(match args.fail_on {
-        Some(rule) if fails(rule, &cmp) => {
+    Ok(gate(args.fail_on, &cmp))
+}
+
+/// The exit code `--fail-on` asks for (1 when it triggers, saying why on stderr).
+pub(super) fn gate(rule: Option<FailOn>, cmp: &Comparison) -> ExitCode {
+    match rule {
+        Some(rule) if fails(rule, cmp) => {
             eprintln!(
                 "{} --fail-on {}: {} regressed, overall {}",
                 paint("failed:", "1;31"),
@@ -108,7 +101,19 @@ pub fn run(models_dir: &Path, args: CompareArgs) -> Result<ExitCode> {
             ExitCode::from(1)
         }
         _ => ExitCode::SUCCESS,
-    })
+    }
+}
+
+/// Whether a report goes to HTML (else JSON), by the file's extension.
+pub(super) fn is_html(path: &Path) -> Result<bool> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html" | "htm") => Ok(true),
+        Some("json") => Ok(false),
+        _ => Err(input_error(
+            format!("cannot tell the report format of {}", path.display()),
+            Some("name the file *.html (side-by-side report) or *.json"),
+        )),
+    }
 }
 
 /// Whether the `--fail-on` rule triggers.
@@ -142,7 +147,7 @@ fn resolve(store: &Store, id: &str) -> Result<RunSummary> {
     })
 }
 
-fn load(store: &Store, id: &str) -> Result<LoadedRun> {
+pub(super) fn load(store: &Store, id: &str) -> Result<LoadedRun> {
     let summary = resolve(store, id)?;
     let config: serde_json::Value =
         serde_json::from_str(&store.run_config(&summary.id)?).unwrap_or_default();
@@ -213,7 +218,9 @@ fn verdict(g: &Group) -> String {
     }
 }
 
-fn print_summary(
+/// The summary: counts, one line per prompt and overall, and the `top` worst regressions
+/// (none when `top` is 0).
+pub(super) fn print_summary(
     out: &mut impl Write,
     a: &RunSummary,
     b: &RunSummary,
@@ -296,6 +303,9 @@ fn print_summary(
         .filter(|p| p.status == Status::Regressed)
         .collect();
     worst.sort_by(|x, y| y.impact().total_cmp(&x.impact()));
+    if top == 0 {
+        return Ok(());
+    }
     if !worst.is_empty() {
         writeln!(out, "\nworst regressions:")?;
     }

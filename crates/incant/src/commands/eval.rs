@@ -31,7 +31,7 @@ impl runner::ResponseCache for StoreCache {
     }
 }
 
-fn prompt_error(e: PromptError) -> anyhow::Error {
+pub(super) fn prompt_error(e: PromptError) -> anyhow::Error {
     input_error(e.to_string(), e.hint.as_deref())
 }
 
@@ -61,6 +61,32 @@ fn resumed(store: &Store, run: &str) -> Result<Resumed> {
 }
 
 pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
+    Ok(run_suite(models_dir, args, None)?.code)
+}
+
+/// How a run through [`run_suite`] ended.
+pub(super) struct Outcome {
+    /// What `incant eval` exits with (1: a case failed, 130: interrupted).
+    pub code: ExitCode,
+    /// The stored run (`None` with --no-store).
+    pub run_id: Option<String>,
+    /// Whether Ctrl-C stopped it before every case ran.
+    pub interrupted: bool,
+    /// Cases run and cases failed.
+    pub cases: usize,
+    pub failed: usize,
+}
+
+/// Runs a suite as `incant eval` does: checks it, builds its providers, runs every case
+/// (through the response cache), stores the run and writes the reports `args` ask for.
+/// `given` is a suite already loaded and perhaps edited (`incant migrate` swaps its
+/// providers); it runs instead of SUITE, without printing the matrix.
+pub(super) fn run_suite(
+    models_dir: &Path,
+    args: EvalArgs,
+    given: Option<Suite>,
+) -> Result<Outcome> {
+    let quiet = given.is_some();
     let open_store = || Store::open(&super::runs::db_path(args.db.clone()));
     // Resuming needs the store to find the suite; otherwise it is opened once the suite is
     // known to be good, so a refused run leaves nothing on disk.
@@ -76,7 +102,10 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
         Some(r) => r.suite.clone(),
         None => args.config.clone().unwrap_or(args.suite.clone()),
     };
-    let suite = Suite::load(&suite_path).map_err(prompt_error)?;
+    let suite = match given {
+        Some(suite) => suite,
+        None => Suite::load(&suite_path).map_err(prompt_error)?,
+    };
     if args.locked {
         super::lock::ensure_locked(&suite, models_dir)?;
     }
@@ -196,18 +225,7 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
             Some("the suite changed since the run; start a new run"),
         ));
     }
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // A second Ctrl-C while cases finish falls back to the default (exit at once; the
-        // store keeps every finished case either way).
-        let _ = ctrlc::set_handler(move || {
-            if stop.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\nstopping: finishing the cases in flight (Ctrl-C again to quit now)");
-        });
-    }
+    let stop = stop_flag();
 
     let info = RunInfo {
         run_id: None,
@@ -323,7 +341,7 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
     for w in reports {
         w.finish().context("writing the results")?;
     }
-    if !args.json {
+    if !args.json && !quiet {
         tally.print(&info.prompts, &info.providers);
         if let Some(id) = &run_id {
             println!("\nrun {id} stored; `incant runs show {id}`");
@@ -338,13 +356,41 @@ pub fn run(models_dir: &Path, args: EvalArgs) -> Result<ExitCode> {
             None => "the run was not stored (--no-store); run it again".into(),
         };
         eprintln!("interrupted after {}/{total} cases; {how}", tally.cases);
-        return Ok(ExitCode::from(130));
     }
-    Ok(if tally.failed > 0 {
+    let code = if interrupted {
+        ExitCode::from(130)
+    } else if tally.failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    };
+    Ok(Outcome {
+        code,
+        run_id,
+        interrupted,
+        cases: tally.cases,
+        failed: tally.failed,
     })
+}
+
+/// The Ctrl-C flag, with its handler installed once per process (`incant migrate` runs
+/// two suites). A second Ctrl-C while cases finish falls back to the default (exit at
+/// once; the store keeps every finished case either way).
+fn stop_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    static STOP: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+        std::sync::OnceLock::new();
+    STOP.get_or_init(|| {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping: finishing the cases in flight (Ctrl-C again to quit now)");
+        });
+        stop
+    })
+    .clone()
 }
 
 /// Fetches the known local models that the suite's `local:` providers name and that are

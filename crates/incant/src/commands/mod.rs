@@ -8,6 +8,7 @@ mod eval;
 mod generate;
 mod lint;
 mod lock;
+mod migrate;
 mod models;
 mod runs;
 mod tally;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Tokenize(args) => tokenize::run(&models_dir, args),
         Command::Bench(BenchCommand::Engine(args)) => bench::engine(&models_dir, args),
         Command::Compare(args) => compare::run(&models_dir, args),
+        Command::Migrate(args) => migrate::run(&models_dir, args),
     }
 }
 
