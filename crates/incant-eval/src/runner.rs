@@ -108,6 +108,8 @@ pub struct Checked {
     pub needs_grader: bool,
     /// Located warnings (`origin: message`), each said once.
     pub warnings: Vec<String>,
+    /// Some assertion is a `snapshot` (the run needs the suite's snapshot store).
+    pub needs_snapshots: bool,
 }
 
 /// Parses every test's assertions once, so a bad assertion stops the run before any model
@@ -121,6 +123,9 @@ pub fn check_assertions(
     for test in tests.iter() {
         let parsed = parse_case_assertions(&test, base_dir)?;
         checked.needs_grader |= crate::assertions::needs_grader(parsed.iter().map(|(_, a)| a));
+        checked.needs_snapshots |= parsed
+            .iter()
+            .any(|(_, a)| a.kind == crate::AssertionKind::Snapshot);
         for (_, a) in &parsed {
             if let Some(w) = a.warning() {
                 let w = format!("{}: {w}", test.origin);
@@ -187,6 +192,9 @@ pub struct Plan<'a> {
     pub cache: Option<&'a dyn ResponseCache>,
     /// Model access for model-graded assertions, if any test needs it.
     pub grader: Option<&'a dyn Grader>,
+    /// The suite's snapshots, if any test has a `snapshot` assertion (without them those
+    /// assertions fail as ungraded).
+    pub snapshots: Option<&'a crate::snapshot::Session>,
 }
 
 impl Plan<'_> {
@@ -250,7 +258,7 @@ pub fn run(
                     assertions,
                     repeat: rep,
                 };
-                let result = run_case(case, plan.cache, plan.grader);
+                let result = run_case(case, plan.cache, plan.grader, plan.snapshots);
                 drop(slot);
                 if tx.send(result).is_err() {
                     break;
@@ -279,6 +287,7 @@ fn run_case(
     case: Case<'_>,
     cache: Option<&dyn ResponseCache>,
     grader: Option<&dyn Grader>,
+    snapshots: Option<&crate::snapshot::Session>,
 ) -> CaseResult {
     let Case {
         index,
@@ -383,8 +392,25 @@ fn run_case(
     let (mut weighted, mut weights) = (0.0, 0.0);
     let mut pass = true;
     let mut case_error = None;
-    for (ty, a) in assertions {
-        let grade = match a.evaluate_case(&response.output, &ctx) {
+    for (position, (ty, a)) in assertions.iter().enumerate() {
+        let graded = match snapshots.filter(|_| a.kind == crate::AssertionKind::Snapshot) {
+            Some(session) => {
+                let slot = crate::assertions::snapshot::Slot {
+                    session,
+                    prompt: &prompt.name,
+                    key: crate::snapshot::case_key(
+                        &target.label,
+                        &test.vars,
+                        position,
+                        a.snapshot_name(),
+                    ),
+                    repeat,
+                };
+                Ok(a.evaluate_snapshot(&response.output, &ctx, &slot))
+            }
+            None => a.evaluate_case(&response.output, &ctx),
+        };
+        let grade = match graded {
             Ok(mut grade) => {
                 if a.weight == 0.0 && !grade.pass {
                     grade.pass = true;
@@ -494,6 +520,7 @@ mod tests {
             repeat: 2,
             cache: None,
             grader: None,
+            snapshots: None,
         };
         let results = run_all(&plan, 3);
         assert_eq!(results.len(), 8);
@@ -524,6 +551,7 @@ mod tests {
             repeat: 1,
             cache: None,
             grader: None,
+            snapshots: None,
         };
         let results = run_all(&plan, 1);
         assert!(!results[0].pass);
@@ -556,6 +584,7 @@ mod tests {
             repeat: 1,
             cache: None,
             grader: None,
+            snapshots: None,
         };
         let mut seen = Vec::new();
         run(
@@ -605,6 +634,7 @@ mod tests {
             repeat: 1,
             cache: Some(&cache),
             grader: None,
+            snapshots: None,
         };
         let first = run_all(&plan, 1);
         assert!(first.iter().all(|r| !r.cached));
@@ -696,6 +726,7 @@ mod tests {
             repeat: 1,
             cache: None,
             grader: None,
+            snapshots: None,
         };
         let r = run_all(&plan, 1);
         let got: Vec<(bool, f64)> = r.iter().map(|r| (r.pass, r.score)).collect();

@@ -129,6 +129,11 @@ pub enum Command {
     /// Example:
     ///   incant check examples/quickstart
     Check(LockArgs),
+    /// Review the outputs `snapshot` assertions recorded (accept, reject or skip each).
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
     /// Stored eval runs: list, show, export.
     Runs {
         /// The run store (SQLite) [env: INCANT_DB] [default: .incant/incant.db].
@@ -361,6 +366,42 @@ pub enum RunsCommand {
 pub enum CacheCommand {
     /// Remove every cached response.
     Clear,
+}
+
+/// `incant snapshot ...`
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Walk the pending snapshots of a suite: a diff against the accepted output, then
+    /// accept (a), reject (r) or skip (s), one answer per line on stdin.
+    ///
+    /// Pending snapshots are outputs of `snapshot` assertions that were new or differed
+    /// from the accepted one (`__snapshots__/<prompt>.pending.json` next to the suite).
+    /// Accepting moves one into `<prompt>.snap.json` (commit it); rejecting drops it. Exit
+    /// code 2 on a stray or corrupt file in `__snapshots__` (nothing is changed).
+    ///
+    /// Examples:
+    ///   incant snapshot review examples/quickstart
+    ///   incant snapshot review --accept-all
+    ///   incant snapshot review --json
+    #[command(verbatim_doc_comment)]
+    Review(SnapshotReviewArgs),
+}
+
+/// Arguments of `incant snapshot review`.
+#[derive(Debug, Args)]
+pub struct SnapshotReviewArgs {
+    /// The suite file or folder.
+    #[arg(default_value = ".")]
+    pub suite: PathBuf,
+    /// Accept every pending snapshot without asking.
+    #[arg(long, conflicts_with_all = ["reject_all", "json"])]
+    pub accept_all: bool,
+    /// Reject every pending snapshot without asking.
+    #[arg(long, conflicts_with = "json")]
+    pub reject_all: bool,
+    /// List the pending snapshots as JSON (changes nothing).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Formats of `incant runs export`.

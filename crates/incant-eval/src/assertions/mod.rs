@@ -5,7 +5,8 @@
 //! person can act on. Families live in their own modules: [`text`] (string matching),
 //! [`json`] (JSON output and JSON Schema), [`measure`] (distances, counts, latency, cost,
 //! perplexity), [`overlap`] (ROUGE-N, BLEU), [`similar`] (embedding similarity), [`judge`]
-//! (`llm-rubric`, `factuality`), [`expr`] (minijinja expressions) and [`python`]; [`js`] and
+//! (`llm-rubric`, `factuality`), [`expr`] (minijinja expressions), [`python`] and
+//! [`snapshot`] (accepted outputs kept in the repository); [`js`] and
 //! [`js_regex`] hold the JavaScript semantics promptfoo's verdicts depend on.
 //!
 //! # Keys
@@ -94,6 +95,7 @@ pub mod measure;
 pub mod overlap;
 pub mod python;
 pub mod similar;
+pub mod snapshot;
 pub mod text;
 
 pub use similar::Similarity;
@@ -155,6 +157,8 @@ pub enum AssertionKind {
     Expr,
     /// Python code over the output returns true (or a score, or a grading result).
     Python,
+    /// Output matches the case's accepted snapshot (exactly, or by embedding similarity).
+    Snapshot,
 }
 
 impl AssertionKind {
@@ -209,6 +213,7 @@ pub const KINDS: &[(&str, AssertionKind)] = &[
     ("factuality", AssertionKind::Factuality),
     ("expr", AssertionKind::Expr),
     ("python", AssertionKind::Python),
+    ("snapshot", AssertionKind::Snapshot),
 ];
 
 /// The keys an assertion may have.
@@ -511,8 +516,17 @@ impl Assertion {
         let err = |message: String, hint: Option<&str>| Err(AssertionError::new(message, hint));
         let optional_value = matches!(
             self.kind,
-            K::IsJson | K::ContainsJson | K::Latency | K::Cost | K::Perplexity | K::PerplexityScore
+            K::IsJson
+                | K::ContainsJson
+                | K::Latency
+                | K::Cost
+                | K::Perplexity
+                | K::PerplexityScore
+                | K::Snapshot
         );
+        if self.kind == K::Snapshot {
+            snapshot::check(self)?;
+        }
         if !optional_value && self.value.is_none() {
             return err(format!("`{ty}` needs a `value`"), None);
         }
@@ -627,7 +641,7 @@ impl Assertion {
         matches!(
             self.kind,
             AssertionKind::Similar(_) | AssertionKind::LlmRubric | AssertionKind::Factuality
-        )
+        ) || (self.kind == AssertionKind::Snapshot && self.threshold.is_some())
     }
 
     /// Grades `output`; an assertion that cannot apply to this case (see
@@ -706,6 +720,7 @@ impl Assertion {
                 };
                 python::python(output, source, t, &self.config, self.timeout_ms, ctx)?
             }
+            K::Snapshot => return Err(Failure::Ungraded(snapshot::UNGRADED.into())),
         })
     }
 }

@@ -131,6 +131,11 @@ pub(super) fn run_suite(
     for w in &checked.warnings {
         eprintln!("{} {w}", crate::report::paint("warning:", "1;33"));
     }
+    // A stray or corrupt file in `__snapshots__` stops the run before anything is written.
+    let snapshots = checked
+        .needs_snapshots
+        .then(|| super::snapshot::open_session(&suite.path))
+        .transpose()?;
     if store.is_none() && !args.no_store {
         store = Some(open_store()?);
     }
@@ -212,6 +217,7 @@ pub(super) fn run_suite(
         repeat,
         cache: cache.as_ref().map(|c| c as &dyn runner::ResponseCache),
         grader: grader.as_ref().map(|g| g as &dyn incant_eval::Grader),
+        snapshots: snapshots.as_ref(),
     };
     let total = plan.total();
     if let Some(r) = resume.as_ref().filter(|r| r.total != total) {
@@ -321,6 +327,9 @@ pub(super) fn run_suite(
         }
     });
     progress.finish();
+    if let Some(s) = snapshots {
+        super::snapshot::finish_session(s, &suite.path, args.json)?;
+    }
     if let Some(mut rec) = recorder {
         rec.finish().context("recording the run")?;
     }

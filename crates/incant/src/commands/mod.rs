@@ -11,6 +11,7 @@ mod lock;
 mod migrate;
 mod models;
 mod runs;
+mod snapshot;
 mod tally;
 mod tokenize;
 
@@ -39,6 +40,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lint(args) => lint::run(&models_dir, args),
         Command::Lock(args) => lock::lock(&models_dir, args),
         Command::Check(args) => lock::check(&models_dir, args),
+        Command::Snapshot {
+            command: crate::cli::SnapshotCommand::Review(args),
+        } => snapshot::review(args),
         Command::Runs { db, command } => runs::run(&runs::db_path(db), command),
         Command::Cache {
             db,
