@@ -86,7 +86,8 @@ pub enum Command {
     ///   contains, icontains, contains-any, contains-all, icontains-any, icontains-all,
     ///   starts-with, regex, is-json, contains-json (value: a JSON Schema), levenshtein,
     ///   rouge-n, bleu, word-count, latency, cost, perplexity, perplexity-score, similar,
-    ///   llm-rubric, factuality, expr, python.
+    ///   llm-rubric, factuality, expr, python, snapshot (no not-; the first output is kept
+    ///   in __snapshots__/ next to the suite, see `incant snapshot review`).
     ///
     /// Examples:
     ///   incant eval examples/quickstart
