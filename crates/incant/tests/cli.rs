@@ -1,45 +1,17 @@
 //! The `incant` binary end to end, on the real local models: outputs, determinism, and a
 //! clear one-line error with exit code 2 for each kind of bad input.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn models_dir() -> PathBuf {
-    match std::env::var_os("INCANT_MODELS") {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
-    }
-}
+use common::*;
+use std::process::{Output, Stdio};
 
 fn incant(args: &[&str]) -> Output {
     incant_stdin(args, None)
 }
 
 fn incant_stdin(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_incant"))
-        .args(args)
-        .env("INCANT_MODELS", models_dir())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(bytes) = stdin {
-        pipe.write_all(bytes).unwrap();
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
+    run_with_stdin(incant_cmd().args(args), stdin)
 }
 
 /// Asserts a usage/input error: exit code 2, an `error:` line and a `hint:` line.
@@ -259,9 +231,8 @@ fn bad_input_text_and_flags() {
 
 #[test]
 fn closed_stdout_pipe_exits_quietly() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_incant"))
+    let mut child = incant_cmd()
         .args(["tokenize", "a b c d e f g h i j k l m n o p"])
-        .env("INCANT_MODELS", models_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

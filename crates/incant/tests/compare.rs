@@ -2,36 +2,19 @@
 //! second run's prompt truncates names, so exactly the long-name cases regress; output drift
 //! measured with the real local MiniLM.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn models_dir() -> PathBuf {
-    match std::env::var_os("INCANT_MODELS") {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
-    }
-}
+use common::*;
+use std::path::Path;
+use std::process::Output;
 
 fn incant(args: &[&str], db: &Path, cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_incant"))
+    incant_cmd()
         .args(args)
         .current_dir(cwd)
         .env("INCANT_DB", db)
-        .env("INCANT_MODELS", models_dir())
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
         .output()
         .unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let p = dir.join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
 }
 
 const SUITE: &str = "prompts: [p/*.prompt]\nproviders: [echo, 'exec:cat']\ntests:\n  - vars: {who: [ada, bob, carol, dave, eve]}\n    assert: [{type: icontains, value: '{{ who }}'}, {type: contains, value: ' '}]\n";

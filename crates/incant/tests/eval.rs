@@ -1,15 +1,11 @@
 //! `incant eval` end to end: a fast suite on the echo and exec providers, the quickstart
 //! suite on the real local model, and suite errors with file:line:col.
 
+mod common;
+
+use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn models_dir() -> PathBuf {
-    match std::env::var_os("INCANT_MODELS") {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
-    }
-}
 
 fn incant(args: &[&str]) -> Output {
     let db = std::env::temp_dir().join(format!("incant-eval-test-{}.db", std::process::id()));
@@ -17,23 +13,11 @@ fn incant(args: &[&str]) -> Output {
 }
 
 fn incant_db(args: &[&str], db: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_incant"))
+    incant_cmd()
         .args(args)
         .env("INCANT_DB", db)
-        .env("INCANT_MODELS", models_dir())
-        .env("NO_COLOR", "1")
         .output()
         .unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let p = dir.join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
 }
 
 #[test]

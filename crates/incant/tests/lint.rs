@@ -1,21 +1,20 @@
 //! `incant lint` end to end: exact finding lines and exit codes on prompt files and a suite,
 //! JSON output, rule selection, the rule list and `--explain`.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use common::*;
+use std::path::Path;
+use std::process::Output;
+
+/// The binary in `dir`, with no models (local context windows are unknown).
 fn incant(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_incant"))
+    incant_cmd()
         .args(args)
         .current_dir(dir)
         .env("INCANT_MODELS", dir.join("no-models"))
-        .env("NO_COLOR", "1")
         .output()
         .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 const BAD: &str = "---
@@ -190,20 +189,17 @@ fn a_prompt_edited_after_incant_lock_without_a_version_bump_is_an_error() {
 
 #[test]
 fn local_models_bring_their_context_window_from_the_gguf_file() {
-    let models = std::env::var_os("INCANT_MODELS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"));
-    if !models.join("SmolLM2-135M-Instruct.Q4_1.gguf").is_file() {
-        eprintln!("smollm2 is not installed; skipping");
-        return;
-    }
+    let models = models_dir();
+    assert!(
+        models.join("SmolLM2-135M-Instruct.Q4_1.gguf").is_file(),
+        "run `incant models fetch` first (scripts/test does)"
+    );
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("big.prompt");
     std::fs::write(&p, "---\nmodel: local:smollm2\nparams:\n  max_tokens: 8190\n---\nuser:\nWrite a long story about a dragon.\n").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_incant"))
+    let o = incant_cmd()
         .args(["lint", "big.prompt"])
         .current_dir(dir.path())
-        .env("INCANT_MODELS", &models)
         .output()
         .unwrap();
     let out = stdout(&o);
@@ -216,10 +212,9 @@ fn local_models_bring_their_context_window_from_the_gguf_file() {
     assert_eq!(o.status.code(), Some(1));
     // With room for the answer it fits.
     std::fs::write(&p, "---\nmodel: local:smollm2\nparams:\n  max_tokens: 512\n---\nuser:\nWrite a long story about a dragon.\n").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_incant"))
+    let o = incant_cmd()
         .args(["lint", "big.prompt"])
         .current_dir(dir.path())
-        .env("INCANT_MODELS", &models)
         .output()
         .unwrap();
     assert_eq!(stdout(&o), "");

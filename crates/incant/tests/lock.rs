@@ -2,52 +2,20 @@
 //! drifted model file (a small stand-in: neither command loads models, they only hash them),
 //! drifted provider parameters, promptfoo configs and a corrupt lock.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Output;
 
 fn incant(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_incant"))
+    incant_cmd()
         .args(args)
         .current_dir(dir)
         .env("INCANT_DB", dir.join("db/incant.db"))
         .env("INCANT_MODELS", dir.join("models"))
-        .env("NO_COLOR", "1")
         .output()
         .unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let p = dir.join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-/// Every file under `dir` (but the run store) with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.ends_with("db") {
-                continue;
-            } else if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// A suite with a versioned prompt, the echo provider and a `local:` provider whose model
@@ -132,7 +100,7 @@ fn eval_locked_refuses_a_drifted_prompt_and_changes_nothing() {
         "suite/p/capital.prompt",
         "---\nname: capital\nversion: 1.0.0\n---\nName the capital of {{ country }}.\n",
     );
-    let before = snapshot(d);
+    let before = files(d, "db");
     let o = incant(d, &["eval", "--locked", "-c", "suite/incant.yaml"]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     let err = stderr(&o);
@@ -151,7 +119,7 @@ fn eval_locked_refuses_a_drifted_prompt_and_changes_nothing() {
         "{err}"
     );
     assert_eq!(
-        snapshot(d),
+        files(d, "db"),
         before,
         "eval --locked must leave the files as they were"
     );
@@ -283,10 +251,7 @@ fn a_corrupt_lock_is_located_and_left_alone() {
 /// refused by `eval --locked` before anything loads it.
 #[test]
 fn eval_locked_refuses_a_copy_of_the_real_model_with_one_byte_changed() {
-    let models = match std::env::var_os("INCANT_MODELS") {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
-    };
+    let models = models_dir();
     let real = models.join("SmolLM2-135M-Instruct.Q4_1.gguf");
     assert!(
         real.is_file(),

@@ -5,36 +5,20 @@
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn models_dir() -> PathBuf {
-    match std::env::var_os("INCANT_MODELS") {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
-    }
-}
+use common::*;
+use std::path::Path;
+use std::process::Output;
 
 fn incant(args: &[&str], db: &Path, cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_incant"))
+    incant_cmd()
         .args(args)
         .current_dir(cwd)
         .env("INCANT_DB", db)
-        .env("INCANT_MODELS", models_dir())
-        .env("NO_COLOR", "1")
         .env("COLUMNS", "120")
         .output()
         .unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) {
-    let p = dir.join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).to_string()
 }
 
 /// Version 1 asks in English for every case.

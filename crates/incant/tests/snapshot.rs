@@ -3,63 +3,27 @@
 //! fails with a diff, a rejected change keeps the old snapshot, and a stray or corrupt file
 //! in `__snapshots__` is exit 2 with nothing changed.
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Output;
 
 fn incant(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_incant"))
-        .args(args)
+    let mut cmd = incant_cmd();
+    cmd.args(args)
         .current_dir(dir)
         .env("INCANT_DB", dir.join("db/incant.db"))
-        .env("INCANT_MODELS", dir.join("models"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+        .env("INCANT_MODELS", dir.join("models"));
+    run_with_stdin(&mut cmd, Some(stdin.as_bytes()))
 }
 
-fn write(dir: &Path, name: &str, text: &str) {
-    let p = dir.join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-fn text(o: &Output) -> String {
+fn both(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-/// Every file under `dir` (but the run store) with its bytes.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.ends_with("db") {
-                continue;
-            } else if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 fn suite(d: &Path, greeting: &str) {
@@ -76,7 +40,7 @@ fn suite(d: &Path, greeting: &str) {
 }
 
 fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", both(o)))
 }
 
 #[test]
@@ -88,8 +52,8 @@ fn record_accept_compare_and_reject() {
 
     // First run: pending, passing.
     let o = incant(d, &["eval", "suite", "--json"], "");
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("new snapshot, pending review"));
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(both(&o).contains("new snapshot, pending review"));
     assert!(snaps.join("greet.pending.json").is_file());
     assert!(!snaps.join("greet.snap.json").exists());
     let listed = json(&incant(d, &["snapshot", "review", "suite", "--json"], ""));
@@ -99,8 +63,8 @@ fn record_accept_compare_and_reject() {
     assert_eq!(listed[0]["accepted"], serde_json::Value::Null);
 
     let o = incant(d, &["snapshot", "review", "suite", "--accept-all"], "");
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(text(&o).contains("accepted 2, rejected 0"), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(both(&o).contains("accepted 2, rejected 0"), "{}", both(&o));
     assert!(!snaps.join("greet.pending.json").exists());
     let accepted = std::fs::read_to_string(snaps.join("greet.snap.json")).unwrap();
     assert!(
@@ -110,16 +74,16 @@ fn record_accept_compare_and_reject() {
 
     // Second run: matches, nothing pending.
     let o = incant(d, &["eval", "suite"], "");
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
     assert!(!snaps.join("greet.pending.json").exists());
     let o = incant(d, &["snapshot", "review", "suite"], "");
-    assert!(text(&o).contains("no pending snapshots"), "{}", text(&o));
+    assert!(both(&o).contains("no pending snapshots"), "{}", both(&o));
 
     // A changed prompt fails with a diff and leaves the change pending.
     suite(d, "Hi");
     let o = incant(d, &["eval", "suite", "--json"], "");
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
+    let out = both(&o);
     assert!(
         out.contains(r#"differs from the snapshot, line 1: \"Hello ada\" -> \"Hi ada\""#),
         "{out}"
@@ -131,8 +95,8 @@ fn record_accept_compare_and_reject() {
 
     // Interactive review: reject ada's change, skip bob's; the accepted file is as it was.
     let o = incant(d, &["snapshot", "review", "suite"], "r\ns\n");
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    let out = both(&o);
     assert!(out.contains("[-Hello-]{+Hi+} ada"), "{out}");
     assert!(
         out.contains("accepted 0, rejected 1, left pending 1"),
@@ -147,12 +111,12 @@ fn record_accept_compare_and_reject() {
     assert_eq!(listed[0]["key"], r#"echo {"who":"bob"} #2"#);
     assert_eq!(listed[0]["accepted"], "Hello bob\nHow are you?");
     let o = incant(d, &["snapshot", "review", "suite", "--reject-all"], "");
-    assert!(text(&o).contains("rejected 1"), "{}", text(&o));
+    assert!(both(&o).contains("rejected 1"), "{}", both(&o));
     assert!(!snaps.join("greet.pending.json").exists());
 
     // Still failing against the old snapshot.
     let o = incant(d, &["eval", "suite"], "");
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", both(&o));
 }
 
 #[test]
@@ -162,18 +126,18 @@ fn stray_and_corrupt_files_are_exit_2_and_change_nothing() {
     suite(d, "Hello");
     assert_eq!(incant(d, &["eval", "suite"], "").status.code(), Some(0));
     write(d, "suite/__snapshots__/notes.md", "my notes");
-    let before = files(d);
+    let before = files(d, "db");
     for args in [
         &["eval", "suite"][..],
         &["snapshot", "review", "suite", "--accept-all"],
         &["snapshot", "review", "suite", "--json"],
     ] {
         let o = incant(d, args, "");
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
-        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", both(&o));
+        let out = both(&o);
         assert!(out.contains("notes.md: not a snapshot file"), "{out}");
         assert!(out.contains("hint: __snapshots__ holds only"), "{out}");
-        assert_eq!(files(d), before, "{args:?} changed files");
+        assert_eq!(files(d, "db"), before, "{args:?} changed files");
     }
     std::fs::remove_file(d.join("suite/__snapshots__/notes.md")).unwrap();
     write(
@@ -181,21 +145,21 @@ fn stray_and_corrupt_files_are_exit_2_and_change_nothing() {
         "suite/__snapshots__/greet.snap.json",
         "{\"prompt\": \"greet\",",
     );
-    let before = files(d);
+    let before = files(d, "db");
     for args in [
         &["eval", "suite"][..],
         &["snapshot", "review", "suite", "--accept-all"],
     ] {
         let o = incant(d, args, "");
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
-        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", both(&o));
+        let out = both(&o);
         assert!(
             out.contains("greet.snap.json: corrupt snapshot file"),
             "{out}"
         );
         assert!(out.contains("hint: restore it from git"), "{out}");
-        assert_eq!(files(d), before, "{args:?} changed files");
+        assert_eq!(files(d, "db"), before, "{args:?} changed files");
     }
     let o = incant(d, &["snapshot", "review", "nowhere"], "");
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
 }
