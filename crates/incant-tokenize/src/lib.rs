@@ -16,9 +16,13 @@
 //! - [`pretokenize`]: the regex-equivalent splitters llama.cpp applies before BPE.
 //! - [`bytes`]: GPT-2's reversible byte-to-unicode table.
 //! - [`stream`]: incremental UTF-8 decoding for streamed output.
+//! - [`clip`]: OpenAI CLIP's BPE tokenizer (same ids as `simple_tokenizer`).
+//! - [`clip_clean`]: the ftfy-style text cleaning CLIP applies first.
 
 pub mod bpe;
 pub mod bytes;
+pub mod clip;
+pub mod clip_clean;
 pub mod pretokenize;
 pub mod stream;
 
