@@ -22,7 +22,7 @@ import types
 from pathlib import Path
 
 STEPS = 20
-COUNT = 400
+COUNT = 1000
 SEED = 1111
 
 WORDS = ["cat", "a dog", "castle", "red hat", "sky", "blue eyes", "masterpiece", "portrait",
@@ -84,8 +84,10 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     parser = load_parser(sys.argv[1])
-    default_out = Path(__file__).resolve().parents[2] / "crates/incant-image-prompt/tests/reference/a1111_attention.json"
-    out = Path(sys.argv[2]) if len(sys.argv) > 2 else default_out
+    if len(sys.argv) > 2:
+        out = Path(sys.argv[2])
+    else:
+        out = Path(__file__).resolve().parents[2] / "crates/incant-image-prompt/tests/reference/a1111_attention.json"
     rng = random.Random(SEED)
     prompts = list(FIXED)
     while len(prompts) < COUNT:
@@ -98,13 +100,17 @@ def main():
             attention = parser.parse_prompt_attention(p)
         except ValueError:
             continue  # A1111 itself raises on a weight such as ":.)"; no reference
-        schedules = parser.get_learned_conditioning_prompt_schedules([p], STEPS)[0]
+        try:
+            schedules = parser.get_learned_conditioning_prompt_schedules([p], STEPS)[0]
+            schedules = [[int(s), t] for s, t in schedules]
+        except Exception:  # A1111 raises on an empty alternative such as "[a|]"
+            schedules = None
         _, flat, _ = parser.get_multicond_prompt_list([p])
         indexes, _, _ = parser.get_multicond_prompt_list([p])
         cases.append({
             "prompt": p,
             "attention": [[t, float(w)] for t, w in attention],
-            "schedules": [[int(s), t] for s, t in schedules],
+            "schedules": schedules,
             "and": [[flat[i], float(w)] for i, w in indexes[0]],
         })
     lines = ",\n".join(json.dumps(case, ensure_ascii=False) for case in cases)

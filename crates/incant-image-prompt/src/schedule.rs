@@ -11,7 +11,8 @@
 //! - `when` below 1 is a fraction of the steps, otherwise a step; it is truncated and capped at
 //!   the step count, and the `from` text is used while `step <= when`;
 //! - alternation adds every step and picks branch `(step - 1) mod n`; like A1111, only the first
-//!   element of the chosen branch is rendered;
+//!   element of the chosen branch is rendered (an empty branch, where A1111 raises, renders
+//!   as nothing);
 //! - outside any construct a bracket or colon that fits no rule is literal text, and a prompt
 //!   the grammar rejects (a `|` outside brackets, a trailing lone backslash) is used unchanged
 //!   for every step.
@@ -213,7 +214,17 @@ pub fn parse_schedule(prompt: &str) -> Result<Vec<Node>, ScheduleError> {
     let mut i = 0;
     while let Some(c) = parser.at(i) {
         if let Some((node, j)) = parser.item(i) {
-            nodes.push(node);
+            // Where `(x):` or `[x]:` at the top level could also be read as literal brackets,
+            // lark's Earley parser mostly picks the literal reading, so an edit inside such a
+            // group is not one. A heuristic found from the reference data, not lark's rule.
+            let literal = matches!(node, Node::Emphasis { weight: None, .. })
+                && parser.at(j) == Some(':')
+                && !prompt[i..j].contains('|');
+            if literal {
+                nodes.push(Node::Text(prompt[i..j].to_string()));
+            } else {
+                nodes.push(node);
+            }
             i = j;
         } else if matches!(c, '[' | ']' | '(' | ')' | ':') {
             nodes.push(Node::Literal(c));
@@ -361,6 +372,12 @@ mod tests {
             .map(|s| (s, if s % 2 == 1 { "a" } else { "(b:1.1)" }.to_string()))
             .collect();
         assert_eq!(g("[a|(b:1.1)]"), alternating);
+    }
+
+    #[test]
+    fn group_before_a_top_level_colon_is_literal_as_lark_resolves_it() {
+        assert_eq!(g("a ([b::0.5]):1.2"), v(&[(10, "a ([b::0.5]):1.2")]));
+        assert_eq!(g("[([b:5])"), v(&[(5, "[()"), (10, "[(b)")]));
     }
 
     #[test]
