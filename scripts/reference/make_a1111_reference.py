@@ -4,7 +4,9 @@
 Usage:
     python make_a1111_reference.py PATH_TO_PROMPT_PARSER_PY [OUT_JSON]
 
-Pass the path to modules/prompt_parser.py of stable-diffusion-webui. The file is
+Pass the path to modules/prompt_parser.py of stable-diffusion-webui (a version whose
+get_learned_conditioning_prompt_schedules takes hires_steps; the committed data uses its
+default scheduling, without hires steps). The file is
 imported as it is (its code is not copied here); it needs `lark` installed
 (`pip install lark`); torch is stubbed because the parser functions do not use it.
 OUT_JSON defaults to crates/incant-image-prompt/tests/reference/a1111_attention.json.
@@ -39,11 +41,11 @@ def load_parser(path):
 
 
 def weight(rng):
-    return rng.choice(["1.3", "0.5", "1.25", "2", "0", "-1", "+1.5", ".8", "1.", "0.1", "3.12", "1.1"])
+    return rng.choice(["1.3", "0.5", "1.25", "2", "0", "-1", "+1.5", ".8", "1.", "0.1", "3.12", "1.1", " 1.2 ", "0.9\t"])
 
 
 def when(rng):
-    return rng.choice(["3", "10", "0.25", ".5", "0.75", "25", " 4", "1", "0", "15"])
+    return rng.choice(["3", "10", "0.25", ".5", "0.75", "25", " 4", "1", "0", "15", "1.5", "2 ", "-3", "0.0"])
 
 
 def gen(rng, depth=0):
@@ -66,7 +68,7 @@ def gen(rng, depth=0):
         lambda: "[" + inner() + ":" + inner() + ":" + when(rng) + "]",
         lambda: "[" + inner() + ":" + when(rng) + "]",
         lambda: "[" + inner() + "::" + when(rng) + "]",
-        lambda: "[" + "|".join(inner() for _ in range(rng.randrange(2, 4))) + "]",
+        lambda: "[" + "|".join(inner() if rng.random() < 0.85 else "" for _ in range(rng.randrange(2, 4))) + "]",
         lambda: inner() + " AND " + inner() + rng.choice(["", ":1.2", " :0.5", ": 2", ":-1"]),
         lambda: inner() + rng.choice(["\t", "\u00a0", "  ", "\n"]) + inner(),
     ][k]()
@@ -77,7 +79,8 @@ FIXED = ["", " ", "normal text", "an (important) word", "(unbalanced", "\\(liter
          "BREAK", "a BREAK b", "(a BREAK b)", "a:1.2)", "[[a]]", "a [b:3]", "a [b: 3]",
          "a [[[b]]:2]", "[(a:2):3]", "a [b : c : 1] d", "a[b:[c:d:2]:1]e", "a [unbalanced",
          "a [b:.5] c", "a [{b|d{:.5] c", "((a][:b:c [d:3]", "[a|(b:1.1)]", "a AND b:1.5 AND c",
-         "\\\\", "\\", "(a:1.2)(b:1.2)", "[a][b]", "((a)", "a)", "a]", "(a:+1.5)", "(a:-0.5)"]
+         "\\\\", "\\", "(a:1.2)(b:1.2)", "[a][b]", "((a)", "a)", "a]", "(a:+1.5)", "(a:-0.5)",
+         "[fe|]male", "[fe|||]male", "a [b:1.5] c", "(a: 1.3 )", "a [b:3 ] c", "x AND  \n:2"]
 
 
 def main():
@@ -103,7 +106,7 @@ def main():
         try:
             schedules = parser.get_learned_conditioning_prompt_schedules([p], STEPS)[0]
             schedules = [[int(s), t] for s, t in schedules]
-        except Exception:  # A1111 raises on an empty alternative such as "[a|]"
+        except Exception:  # should A1111 raise, record no schedule for the prompt
             schedules = None
         _, flat, _ = parser.get_multicond_prompt_list([p])
         indexes, _, _ = parser.get_multicond_prompt_list([p])

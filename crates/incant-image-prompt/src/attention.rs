@@ -2,7 +2,7 @@
 //!
 //! This is what A1111 feeds its CLIP encoder: every run of text with the product of the
 //! emphasis multipliers around it. The rules, all A1111's: `(x)` multiplies by 1.1, `[x]`
-//! divides by 1.1, `(x:w)` multiplies by `w`, nesting multiplies, `\(` `\)` `\[` `\]` `\\` are
+//! divides by 1.1, `(x:w)` (whitespace allowed around `w`) multiplies by `w`, nesting multiplies, `\(` `\)` `\[` `\]` `\\` are
 //! literal characters (any other backslash is dropped), a bracket left open applies to the
 //! rest of the prompt, a close without an open is literal text, `BREAK` (a whole word, with the
 //! whitespace around it) becomes its own `("BREAK", -1)` pair that enclosing brackets still
@@ -50,15 +50,19 @@ fn next_token(rest: &str) -> (Token<'_>, usize) {
         ')' => (Token::CloseRound, 1),
         ']' => (Token::CloseSquare, 1),
         ':' => {
-            let body = &rest[1..];
+            // `:\s*([+-]?[.\d]+)\s*\)`
+            let body = rest[1..].trim_start_matches(py_space);
+            let number_at = rest.len() - body.len();
             let sign = usize::from(body.starts_with(['+', '-']));
             let run = body[sign..]
                 .bytes()
                 .take_while(|b| b.is_ascii_digit() || *b == b'.')
                 .count();
-            if run > 0 && body[sign + run..].starts_with(')') {
-                let len = 1 + sign + run + 1;
-                (Token::Weight(&body[..sign + run], &rest[..len]), len)
+            let after = body[sign + run..].trim_start_matches(py_space);
+            if run > 0 && after.starts_with(')') {
+                let len = rest.len() - after.len() + 1;
+                let number = &rest[number_at..number_at + sign + run];
+                (Token::Weight(number, &rest[..len]), len)
             } else {
                 (Token::Text(":"), 1)
             }

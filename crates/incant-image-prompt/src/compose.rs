@@ -2,8 +2,9 @@
 //! optional trailing `:weight`, and denoises with their weighted sum.
 //!
 //! This module reproduces `get_multicond_prompt_list` for one prompt: the split on `\bAND\b`,
-//! then A1111's weight pattern, which keeps leading whitespace, drops trailing whitespace and
-//! reads a number such as `1`, `1.`, `.5` or `-2` after the last colon.
+//! then A1111's weight pattern, which keeps leading whitespace (a sub-prompt of whitespace
+//! only becomes empty), drops trailing whitespace and reads a number such as `1`, `1.`, `.5`
+//! or `-2` after the last colon.
 
 use crate::{find_word, py_space};
 
@@ -16,28 +17,17 @@ pub fn split_and(prompt: &str) -> Vec<(String, f64)> {
         last = end;
     }
     parts.push(&prompt[last..]);
-    parts
-        .into_iter()
-        .map(|part| weighted(part).unwrap_or_else(|| (part.to_string(), 1.0)))
-        .collect()
+    parts.into_iter().map(weighted).collect()
 }
 
-/// A1111's `^(\s*.*?)(?:\s*:\s*(NUMBER))?\s*$` on one sub-prompt; `None` where it does not match.
-fn weighted(part: &str) -> Option<(String, f64)> {
-    let lead = part.len() - part.trim_start_matches(py_space).len();
-    // `\s*` is greedy: the text keeps all leading whitespace, then `.*?` grows as little as it can.
-    let mut ends: Vec<usize> = part[lead..].char_indices().map(|(i, _)| lead + i).collect();
-    ends.push(part.len());
-    for end in ends {
-        // `\s*.*?` cannot cross a newline once the leading whitespace is over.
-        if end > lead && part[lead..end].contains('\n') {
-            return None;
-        }
-        if let Some(weight) = tail(&part[end..]) {
-            return Some((part[..end].to_string(), weight));
-        }
-    }
-    None
+/// A1111's `^((?:\s|.)*?)(?:\s*:\s*(NUMBER))?\s*$` on one sub-prompt: the shortest text
+/// after which the rest is an optional weight and whitespace.
+fn weighted(part: &str) -> (String, f64) {
+    part.char_indices()
+        .map(|(i, _)| i)
+        .chain([part.len()])
+        .find_map(|end| tail(&part[end..]).map(|weight| (part[..end].to_string(), weight)))
+        .expect("the empty rest always matches")
 }
 
 /// `(?:\s*:\s*NUMBER)?\s*$`: the weight (1.0 when absent), or `None` when `rest` is not that.
@@ -85,6 +75,7 @@ mod tests {
         );
         assert_eq!(split_and("ANDROID"), vec![("ANDROID".to_string(), 1.0)]);
         assert_eq!(split_and("a\nb"), vec![("a\nb".to_string(), 1.0)]);
-        assert_eq!(split_and(" "), vec![(" ".to_string(), 1.0)]);
+        assert_eq!(split_and(" "), vec![(String::new(), 1.0)]);
+        assert_eq!(split_and("a\nb :2"), vec![("a\nb".to_string(), 2.0)]);
     }
 }

@@ -8,11 +8,11 @@
 //!
 //! - emphasis brackets `(x)`, `(x:y)`, `[x]` are kept as written (the attention parser reads
 //!   them later), as are escapes;
-//! - `when` below 1 is a fraction of the steps, otherwise a step; it is truncated and capped at
-//!   the step count, and the `from` text is used while `step <= when`;
-//! - alternation adds every step and picks branch `(step - 1) mod n`; like A1111, only the first
-//!   element of the chosen branch is rendered (an empty branch, where A1111 raises, renders
-//!   as nothing);
+//! - `when` written with a `.` is a fraction of the steps, otherwise a step (A1111's current
+//!   scheduling, not its `use_old_scheduling` option nor hires-fix steps); it is truncated and
+//!   capped at the step count, a switch before step 1 adds no step, and the `from` text is used
+//!   while `step <= when`;
+//! - alternation adds every step and picks branch `(step - 1) mod n`; a branch may be empty;
 //! - outside any construct a bracket or colon that fits no rule is literal text, and a prompt
 //!   the grammar rejects (a `|` outside brackets, a trailing lone backslash) is used unchanged
 //!   for every step.
@@ -175,12 +175,12 @@ impl Parser<'_> {
         }
     }
 
-    /// `[WHITESPACE] NUMBER "]"` from `i`: the number and the position after `]`.
+    /// `[WHITESPACE] NUMBER [WHITESPACE] "]"` from `i`: the number and the position after `]`.
     fn when(&self, i: usize) -> Option<(String, usize)> {
         let rest = &self.s[i..];
         let number = rest.trim_start_matches(py_space);
         let close = number.find(']')?;
-        let text = &number[..close];
+        let text = number[..close].trim_end_matches(py_space);
         is_signed_number(text)
             .then(|| (text.to_string(), i + rest.len() - number.len() + close + 1))
     }
@@ -242,7 +242,7 @@ pub fn parse_schedule(prompt: &str) -> Result<Vec<Node>, ScheduleError> {
 /// The step at which an edit switches, as A1111 computes it.
 fn edit_step(when: &str, steps: i64) -> i64 {
     let mut value: f64 = when.parse().unwrap_or(0.0);
-    if value < 1.0 {
+    if when.contains('.') {
         value *= steps as f64;
     }
     (value.trunc() as i64).min(steps)
@@ -263,7 +263,10 @@ fn collect_steps(nodes: &[Node], steps: i64, out: &mut Vec<i64>) {
                     collect_steps(from, steps, out);
                 }
                 collect_steps(to, steps, out);
-                out.push(edit_step(when, steps));
+                let step = edit_step(when, steps);
+                if step >= 1 {
+                    out.push(step);
+                }
             }
             Node::Alternate(alternatives) => {
                 for alternative in alternatives {
@@ -309,10 +312,12 @@ fn render_node(node: &Node, step: i64, steps: i64, out: &mut String) {
         }
         Node::Alternate(alternatives) => {
             let n = alternatives.len() as i64;
-            let chosen = &alternatives[(step - 1).rem_euclid(n) as usize];
-            if let Some(first) = chosen.first() {
-                render_node(first, step, steps, out);
-            }
+            render(
+                &alternatives[(step - 1).rem_euclid(n) as usize],
+                step,
+                steps,
+                out,
+            );
         }
     }
 }
@@ -372,6 +377,12 @@ mod tests {
             .map(|s| (s, if s % 2 == 1 { "a" } else { "(b:1.1)" }.to_string()))
             .collect();
         assert_eq!(g("[a|(b:1.1)]"), alternating);
+        let female: Vec<(i64, String)> = (1..=10)
+            .map(|s| (s, if s % 4 == 1 { "female" } else { "male" }.to_string()))
+            .collect();
+        assert_eq!(g("[fe|||]male"), female);
+        assert_eq!(g("a [b:1.5] c"), v(&[(10, "a  c")]));
+        assert_eq!(g("a [b:0] c"), v(&[(10, "a b c")]));
     }
 
     #[test]
