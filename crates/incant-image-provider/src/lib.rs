@@ -1,0 +1,97 @@
+//! Image providers: one trait for everything that turns an image prompt into PNG bytes.
+//!
+//! A suite or a grid names image providers by id (`a1111:http://127.0.0.1:7860`,
+//! `comfyui:http://127.0.0.1:8188`, `openai:image:gpt-image-1`, `local:sd`). Every provider
+//! takes the same [`ImageRequest`] (the prompt already rendered for that target's dialect)
+//! and returns PNG bytes plus metadata. A failed call is an `Err(ImageError)` that the
+//! caller records as a result, never a crash.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What to draw. Fields a target does not support are ignored by it (and said so in
+/// [`ImageResponse::warnings`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageRequest {
+    /// The positive prompt, already rendered for the target's dialect.
+    pub prompt: String,
+    /// The negative prompt (empty: none).
+    pub negative_prompt: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Sampling steps.
+    pub steps: u32,
+    /// Classifier-free guidance scale.
+    pub cfg_scale: f64,
+    /// Sampler name as A1111 spells it (`Euler a`, `DPM++ 2M`, ...); `None`: the target's default.
+    pub sampler: Option<String>,
+    /// Seed; `None`: random (the response says which seed was used when the target tells).
+    pub seed: Option<u64>,
+    /// Images per call.
+    pub batch_size: u32,
+}
+
+impl Default for ImageRequest {
+    fn default() -> Self {
+        Self {
+            prompt: String::new(),
+            negative_prompt: String::new(),
+            width: 512,
+            height: 512,
+            steps: 20,
+            cfg_scale: 7.0,
+            sampler: None,
+            seed: None,
+            batch_size: 1,
+        }
+    }
+}
+
+/// One generated image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneratedImage {
+    /// The PNG file's bytes.
+    pub png: Vec<u8>,
+    /// The seed that produced it, when the target reports it.
+    pub seed: Option<u64>,
+}
+
+/// What came back from one call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageResponse {
+    /// The images, `batch_size` of them.
+    pub images: Vec<GeneratedImage>,
+    /// Wall time of the call.
+    pub latency: Duration,
+    /// Cost in dollars, when known (local: 0).
+    pub cost: Option<f64>,
+    /// What the target reported about the generation (its `info`, the workflow's history
+    /// entry, the revised prompt, ...).
+    pub metadata: serde_json::Value,
+    /// Things the user should know (ignored fields, truncated prompts).
+    pub warnings: Vec<String>,
+}
+
+/// A failed call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    /// The provider id or its configuration is wrong (a suite error, exit code 2).
+    #[error("{0}")]
+    Config(String),
+    /// The call failed (a result row).
+    #[error("{0}")]
+    Call(String),
+    /// The call took longer than allowed.
+    #[error("timed out after {0} ms")]
+    Timeout(u64),
+}
+
+/// An image backend.
+pub trait ImageProvider: Send + Sync {
+    /// The id as the suite wrote it.
+    fn id(&self) -> &str;
+    /// Runs one request.
+    fn generate(&self, req: &ImageRequest) -> Result<ImageResponse, ImageError>;
+}
