@@ -9,14 +9,22 @@
 //! - [`parse_prompt_attention`]: the flat list of text and weight pairs;
 //! - [`parse_schedule`] and [`prompt_schedules`]: the editing/alternation syntax tree and the
 //!   prompt text at each sampling step;
-//! - [`split_and`]: the composable sub-prompts and their weights.
+//! - [`split_and`]: the composable sub-prompts and their weights;
+//! - [`chunk_tokens`]: CLIP's 75-token windows as A1111 fills them (comma backtracking,
+//!   `BREAK`);
+//! - [`render()`]: the prompt as each target reads it (A1111, ComfyUI, diffusers, the local
+//!   pipeline, OpenAI images), with warnings for what a target ignores.
 
 mod attention;
+pub mod chunks;
 mod compose;
+pub mod render;
 mod schedule;
 
 pub use attention::{parse_prompt_attention, BREAK_WEIGHT};
+pub use chunks::{chunk_tokens, Chunk, Item, CHUNK_LENGTH, COMMA_BACKTRACK};
 pub use compose::split_and;
+pub use render::{render, Rendered, Target};
 pub use schedule::{parse_schedule, prompt_schedules, Node, ScheduleError};
 
 /// Python's `str.isspace`, which is what `\s` means in A1111's regular expressions.
