@@ -1,0 +1,27 @@
+//! Image metrics for incant: FID, KID and the clean-fid preprocessing that feeds them.
+//!
+//! - [`features`]: a checked `N x D` feature matrix from any extractor (Inception, CLIP).
+//! - [`stats`]: its mean and covariance ([`FeatureStats`], `np.cov` semantics).
+//! - [`fid`]: [`frechet_distance`], pytorch-fid's formula in `f64` through symmetric
+//!   eigendecompositions (faer).
+//! - [`kid`]: [`kernel_inception_distance`], the unbiased cubic-kernel MMD² over seeded subsets.
+//! - [`resize`] and [`preprocess`]: PIL's float bicubic and clean-fid's 299 x 299 recipe.
+
+pub mod error;
+pub mod features;
+pub mod fid;
+pub mod kid;
+mod linalg;
+pub mod preprocess;
+pub mod resize;
+pub mod rng;
+pub mod stats;
+
+pub use error::{MetricsError, Result};
+pub use features::Features;
+pub use fid::{frechet_distance, Fid, FidWarning};
+pub use kid::{kernel_inception_distance, polynomial_mmd2, Kid, KidOptions};
+pub use preprocess::{clean_fid_resize, inception_input, resize_rgb_float, INCEPTION_SIZE};
+pub use resize::resize_bicubic_f32;
+pub use rng::SplitMix64;
+pub use stats::{image_features_stats, FeatureStats};
