@@ -1,0 +1,379 @@
+//! Parity with transformers and torchmetrics on tiny random CLIP models.
+//!
+//! `tests/data/` is written once by `scripts/reference/make_clip_model_reference.py`: three
+//! models saved by transformers' `CLIPModel.save_pretrained` (quick_gelu with argmax pooling,
+//! exact gelu with eos pooling and layer_norm_eps 1e-6, and a full 49,408-token vocabulary in
+//! float16), test PNGs, the pixel values of `CLIPImageProcessorPil`, the features of
+//! `get_image_features` / `get_text_features`, and torchmetrics' `clip_score` results.
+//! The full-vocabulary test reads the CLIP BPE vocabulary (`incant models fetch`), found
+//! under `INCANT_MODELS` or the workspace's `models/`.
+
+use std::path::{Path, PathBuf};
+
+use incant_clip::{clip_score_from_embeddings, load_png, ClipModel, ImageProcessor};
+use incant_tokenize::clip::ClipTokenizer;
+use serde::Deserialize;
+
+const TOL: f64 = 1e-4;
+
+fn data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> T {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn image(name: &str) -> image::RgbImage {
+    load_png(&data().join("images").join(format!("{name}.png"))).unwrap()
+}
+
+fn max_diff(a: &[f32], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - y).abs())
+        .fold(0.0, f64::max)
+}
+
+fn flatten(chw: &[Vec<Vec<f64>>]) -> Vec<f64> {
+    chw.iter().flatten().flatten().copied().collect()
+}
+
+#[derive(Deserialize)]
+struct PreCase {
+    image: String,
+    resample: u64,
+    pixel_values: Vec<Vec<Vec<f64>>>,
+}
+
+#[derive(Deserialize)]
+struct Padded {
+    image: String,
+    size: usize,
+    crop_height: usize,
+    crop_width: usize,
+    pixel_values: Vec<Vec<Vec<f64>>>,
+}
+
+#[derive(Deserialize)]
+struct PreReference {
+    cases: Vec<PreCase>,
+    padded: Padded,
+}
+
+fn processor_json(shortest: usize, crop_h: usize, crop_w: usize, resample: u64) -> ImageProcessor {
+    ImageProcessor::from_json(&format!(
+        r#"{{"size": {{"shortest_edge": {shortest}}}, "crop_size": {{"height": {crop_h}, "width": {crop_w}}}, "resample": {resample}}}"#
+    ))
+    .unwrap()
+}
+
+#[test]
+fn preprocessing_matches_clip_image_processor() {
+    let reference: PreReference = read_json(&data().join("preprocess_reference.json"));
+    assert!(reference.cases.len() >= 7);
+    for case in &reference.cases {
+        let p = processor_json(32, 32, 32, case.resample);
+        let got = p.preprocess(&image(&case.image)).unwrap();
+        let d = max_diff(&got, &flatten(&case.pixel_values));
+        assert!(
+            d < TOL,
+            "{} resample {}: max |diff| {d}",
+            case.image,
+            case.resample
+        );
+    }
+    let pad = &reference.padded;
+    let p = processor_json(pad.size, pad.crop_height, pad.crop_width, 3);
+    let got = p.preprocess(&image(&pad.image)).unwrap();
+    let d = max_diff(&got, &flatten(&pad.pixel_values));
+    assert!(d < TOL, "padded crop: max |diff| {d}");
+}
+
+#[derive(Deserialize)]
+struct TextCase {
+    ids: Vec<u32>,
+    embedding: Vec<f64>,
+}
+
+#[derive(Deserialize)]
+struct CaptionCase {
+    caption: String,
+    ids: Vec<u32>,
+    embedding: Vec<f64>,
+}
+
+#[derive(Deserialize)]
+struct ScoreCase {
+    images: Vec<String>,
+    captions: Vec<String>,
+    score: f64,
+}
+
+#[derive(Deserialize)]
+struct ModelReference {
+    images: std::collections::BTreeMap<String, Vec<f64>>,
+    texts: Vec<TextCase>,
+    #[serde(default)]
+    captions: Vec<CaptionCase>,
+    #[serde(default)]
+    torchmetrics_clip_score: Vec<ScoreCase>,
+}
+
+fn load_variant(name: &str) -> (ClipModel, ModelReference) {
+    let dir = data().join(name);
+    let model = ClipModel::load(&dir).unwrap();
+    (model, read_json(&dir.join("reference.json")))
+}
+
+fn check_images(name: &str, model: &ClipModel, reference: &ModelReference) {
+    let names: Vec<&String> = reference.images.keys().collect();
+    let imgs: Vec<_> = names.iter().map(|n| image(n)).collect();
+    let got = model.embed_images(&imgs).unwrap();
+    for (n, emb) in names.iter().zip(&got) {
+        let d = max_diff(emb, &reference.images[*n]);
+        assert!(d < TOL, "{name} image {n}: max |diff| {d}");
+    }
+}
+
+fn check_ids(name: &str, model: &ClipModel, reference: &ModelReference) {
+    assert!(!reference.texts.is_empty());
+    let ids: Vec<Vec<u32>> = reference.texts.iter().map(|t| t.ids.clone()).collect();
+    // One batch of mixed lengths (padded inside) must give each sequence's own features.
+    let got = model.embed_token_ids(&ids).unwrap();
+    for (i, (emb, case)) in got.iter().zip(&reference.texts).enumerate() {
+        let d = max_diff(emb, &case.embedding);
+        assert!(
+            d < TOL,
+            "{name} text {i} ({} ids): max |diff| {d}",
+            case.ids.len()
+        );
+    }
+}
+
+#[test]
+fn quick_gelu_model_matches_transformers() {
+    let (model, reference) = load_variant("quick_gelu");
+    assert_eq!(
+        model.config().text.hidden_act,
+        incant_clip::Activation::QuickGelu
+    );
+    assert_eq!(
+        model.config().text.pooling(),
+        incant_clip::Pooling::ArgmaxId
+    );
+    check_images("quick_gelu", &model, &reference);
+    check_ids("quick_gelu", &model, &reference);
+}
+
+#[test]
+fn gelu_model_matches_transformers() {
+    let (model, reference) = load_variant("gelu");
+    assert_eq!(
+        model.config().vision.hidden_act,
+        incant_clip::Activation::Gelu
+    );
+    assert_eq!(
+        model.config().text.pooling(),
+        incant_clip::Pooling::FirstId(511)
+    );
+    check_images("gelu", &model, &reference);
+    check_ids("gelu", &model, &reference);
+}
+
+/// `INCANT_MODELS`, else the workspace's `models/`.
+fn models_dir() -> PathBuf {
+    match std::env::var_os("INCANT_MODELS") {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
+    }
+}
+
+fn clip_tokenizer() -> ClipTokenizer {
+    let model = incant_models::registry::find("clip-bpe").expect("clip-bpe is a known model");
+    let path = incant_models::reference::installed_path(&models_dir(), model);
+    assert!(
+        path.is_file(),
+        "the CLIP vocabulary is missing at {}: run `incant models fetch` (or scripts/test, \
+         which fetches the models first), or set INCANT_MODELS",
+        path.display()
+    );
+    ClipTokenizer::load(&path).unwrap()
+}
+
+#[test]
+fn full_path_matches_transformers_and_torchmetrics() {
+    let (model, reference) = load_variant("full_vocab");
+    check_images("full_vocab", &model, &reference);
+    // No tokenizer in the folder: captions are an error with a hint, ids still work.
+    let err = model.embed_texts(&["a cat"]).unwrap_err().to_string();
+    assert!(
+        err.contains("no tokenizer") && err.contains("hint"),
+        "{err}"
+    );
+    let model = model.with_tokenizer(clip_tokenizer());
+
+    let captions: Vec<&str> = reference
+        .captions
+        .iter()
+        .map(|c| c.caption.as_str())
+        .collect();
+    let (ids, warnings) = model.tokenize(&captions).unwrap();
+    for (got, case) in ids.iter().zip(&reference.captions) {
+        assert_eq!(got, &case.ids, "ids of {:?}", case.caption);
+    }
+    // Exactly the long caption was cut, to 75 tokens plus the markers.
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let w = &warnings[0];
+    assert_eq!((w.index, w.kept), (4, 75));
+    // OpenAI's decode: every digit is its own word.
+    assert!(
+        w.tokens > 75 && w.dropped_text.trim_end().ends_with("detail number 3 9"),
+        "{w}"
+    );
+    assert!(w.to_string().contains("dropped"), "{w}");
+
+    let (embs, _) = model.embed_texts(&captions).unwrap();
+    for (emb, case) in embs.iter().zip(&reference.captions) {
+        let d = max_diff(emb, &case.embedding);
+        assert!(d < TOL, "caption {:?}: max |diff| {d}", case.caption);
+    }
+
+    assert!(reference.torchmetrics_clip_score.len() > 10);
+    let mut clamped = 0;
+    for case in &reference.torchmetrics_clip_score {
+        let imgs: Vec<_> = case.images.iter().map(|n| image(n)).collect();
+        let caps: Vec<&str> = case.captions.iter().map(String::as_str).collect();
+        let got = model.clip_score(&imgs, &caps).unwrap();
+        assert!(
+            (got.score - case.score).abs() < 1e-3,
+            "{:?} x {:?}: {} vs torchmetrics {}",
+            case.images,
+            case.captions,
+            got.score,
+            case.score
+        );
+        assert_eq!(got.per_sample.len(), caps.len());
+        if case.score == 0.0 {
+            clamped += 1;
+            assert!(got.per_sample.iter().sum::<f64>() < 0.0);
+        }
+        // The clamp applies to the mean: a batch with a negative pair still scores its mean.
+        if got.per_sample.iter().any(|&s| s < 0.0) && case.score > 0.0 {
+            let mean = got.per_sample.iter().sum::<f64>() / got.per_sample.len() as f64;
+            assert!((case.score - mean).abs() < 1e-3);
+        }
+    }
+    assert!(
+        clamped > 0,
+        "the reference must include a clamped (negative) case"
+    );
+}
+
+#[test]
+fn score_formula_matches_torchmetrics_on_reference_embeddings() {
+    // torchmetrics' scores from the reference embeddings alone (no Rust model involved).
+    let reference: ModelReference = read_json(&data().join("full_vocab/reference.json"));
+    let text_of = |caption: &str| {
+        reference
+            .captions
+            .iter()
+            .find(|c| c.caption == caption)
+            .map(|c| c.embedding.iter().map(|&x| x as f32).collect::<Vec<f32>>())
+            .unwrap()
+    };
+    let mut mixed = false;
+    for case in &reference.torchmetrics_clip_score {
+        let imgs: Vec<Vec<f32>> = case
+            .images
+            .iter()
+            .map(|n| reference.images[n].iter().map(|&x| x as f32).collect())
+            .collect();
+        let txts: Vec<Vec<f32>> = case.captions.iter().map(|c| text_of(c)).collect();
+        let (score, per) = clip_score_from_embeddings(&imgs, &txts).unwrap();
+        assert!(
+            (score - case.score).abs() < 1e-3,
+            "{score} vs {}",
+            case.score
+        );
+        mixed |= case.score > 0.0 && per.iter().any(|&s| s < 0.0);
+    }
+    assert!(
+        mixed,
+        "the reference must include a positive batch with a negative pair"
+    );
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let tmp = std::env::temp_dir().join(format!("incant-clip-test-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+
+    let err = ClipModel::load(&tmp.join("missing"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a CLIP model folder"), "{err}");
+    let err = ClipModel::load(&tmp).unwrap_err().to_string();
+    assert!(err.contains("no config.json"), "{err}");
+
+    // The gelu config with the quick_gelu weights: shapes differ, the error names the file.
+    std::fs::copy(data().join("gelu/config.json"), tmp.join("config.json")).unwrap();
+    std::fs::copy(
+        data().join("quick_gelu/model.safetensors"),
+        tmp.join("model.safetensors"),
+    )
+    .unwrap();
+    let err = ClipModel::load(&tmp).unwrap_err().to_string();
+    assert!(
+        err.contains("model.safetensors") && err.contains("do not fit"),
+        "{err}"
+    );
+
+    std::fs::write(tmp.join("model.safetensors"), b"not safetensors").unwrap();
+    let err = ClipModel::load(&tmp).unwrap_err().to_string();
+    assert!(err.contains("model.safetensors"), "{err}");
+
+    std::fs::write(
+        tmp.join("config.json"),
+        r#"{"text_config": {"hidden_act": "swish"}}"#,
+    )
+    .unwrap();
+    let err = ClipModel::load(&tmp).unwrap_err().to_string();
+    assert!(
+        err.contains("config.json") && err.contains("swish"),
+        "{err}"
+    );
+
+    let err = incant_clip::decode_png(b"GIF89a....")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("PNG"), "{err}");
+    std::fs::write(tmp.join("x.png"), b"\x89PNG\r\n\x1a\ntruncated").unwrap();
+    let err = load_png(&tmp.join("x.png")).unwrap_err().to_string();
+    assert!(err.contains("x.png"), "{err}");
+    std::fs::remove_dir_all(&tmp).unwrap();
+
+    let (model, _) = load_variant("quick_gelu");
+    let err = model
+        .clip_score(&[image("wide")], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("1 images but 0 captions"), "{err}");
+    let err = model
+        .embed_token_ids(&[vec![1, 600]])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("600") && err.contains("vocabulary"), "{err}");
+    let err = model
+        .embed_token_ids(&[vec![1; 78]])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("78 tokens"), "{err}");
+    let err = model
+        .embed_pixel_values(&[vec![0.0; 10]])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("3x32x32"), "{err}");
+}
