@@ -5,8 +5,22 @@
 //! takes the same [`ImageRequest`] (the prompt already rendered for that target's dialect)
 //! and returns PNG bytes plus metadata. A failed call is an `Err(ImageError)` that the
 //! caller records as a result, never a crash.
+//!
+//! [`from_spec`] builds the HTTP providers: [`a1111`], [`comfyui`] and [`openai`]. They
+//! share the strict config reading of `config` (unknown keys are errors naming the nearest
+//! valid key), the HTTP client of `http` (incant-provider's retry policy, `Retry-After`
+//! honoured, timeouts) and [`png_check`] (what comes back must be a PNG).
+
+pub mod a1111;
+pub mod comfyui;
+mod config;
+mod http;
+pub mod openai;
+pub mod png_check;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::path::Path;
 use std::time::Duration;
 
 /// What to draw. Fields a target does not support are ignored by it (and said so in
@@ -94,4 +108,37 @@ pub trait ImageProvider: Send + Sync {
     fn id(&self) -> &str;
     /// Runs one request.
     fn generate(&self, req: &ImageRequest) -> Result<ImageResponse, ImageError>;
+    /// Calls that can usefully run at once (`None`: as many as the runner allows). A1111
+    /// and ComfyUI work through one job at a time, so more would only wait in their queue
+    /// and count that wait as latency.
+    fn max_concurrency(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Builds an image provider from its id and config; `base_dir` (the suite's folder)
+/// resolves relative paths such as a ComfyUI `workflow`.
+pub fn from_spec(
+    id: &str,
+    config: &Map<String, Value>,
+    base_dir: &Path,
+) -> Result<Box<dyn ImageProvider>, ImageError> {
+    if let Some(url) = id.strip_prefix("a1111:") {
+        return Ok(Box::new(a1111::A1111::new(id, url, config)?));
+    }
+    if let Some(url) = id.strip_prefix("comfyui:") {
+        return Ok(Box::new(comfyui::ComfyUi::new(id, url, config, base_dir)?));
+    }
+    if let Some(model) = id.strip_prefix("openai:image:") {
+        return Ok(Box::new(openai::OpenAiImages::new(id, model, config)?));
+    }
+    if id == "local:sd" || id.starts_with("local:sd:") {
+        return Err(ImageError::Config(format!(
+            "{id}: local:sd is wired by the integrator (the candle pipeline lives in incant-sd)"
+        )));
+    }
+    Err(ImageError::Config(format!(
+        "unknown image provider `{id}` (known: a1111:URL, comfyui:URL, openai:image:MODEL, \
+         local:sd)"
+    )))
 }
