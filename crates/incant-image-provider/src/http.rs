@@ -38,6 +38,9 @@ pub(crate) struct Http {
 pub(crate) enum Payload<'a> {
     /// A GET with these query parameters.
     Get(&'a [(&'a str, &'a str)]),
+    /// A GET of a link the server handed out (a signed storage URL): without the
+    /// configured headers, so an API key never travels to another host.
+    Link,
     /// A POST of this JSON value.
     Post(&'a Value),
 }
@@ -106,6 +109,15 @@ impl Http {
         self.send(url, Payload::Get(query), deadline)
     }
 
+    /// GETs a link the server handed out, without the configured headers.
+    pub(crate) fn get_link(
+        &self,
+        url: &str,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>, ImageError> {
+        self.send(url, Payload::Link, deadline)
+    }
+
     /// One exchange with retries; returns the 2xx body.
     fn send(
         &self,
@@ -115,7 +127,7 @@ impl Http {
     ) -> Result<Vec<u8>, ImageError> {
         let text = match &payload {
             Payload::Post(v) => Some(v.to_string()),
-            Payload::Get(_) => None,
+            Payload::Get(_) | Payload::Link => None,
         };
         let mut attempt = 0;
         loop {
@@ -131,10 +143,13 @@ impl Http {
                 Payload::Get(query) => query
                     .iter()
                     .fold(self.agent.get(url), |c, (k, v)| c.query(k, v)),
+                Payload::Link => self.agent.get(url),
             }
             .timeout(timeout);
-            for (k, v) in &self.settings.headers {
-                call = call.set(k, v);
+            if !matches!(payload, Payload::Link) {
+                for (k, v) in &self.settings.headers {
+                    call = call.set(k, v);
+                }
             }
             let result = match &text {
                 Some(t) => call.send_string(t),

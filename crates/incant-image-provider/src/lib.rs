@@ -142,3 +142,29 @@ pub fn from_spec(
          local:sd)"
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_spec_names_the_known_providers() {
+        let err = |id: &str| from_spec(id, &Map::new(), Path::new(".")).err().unwrap();
+        assert_eq!(
+            err("midjourney:v6"),
+            ImageError::Config(
+                "unknown image provider `midjourney:v6` (known: a1111:URL, comfyui:URL, \
+                 openai:image:MODEL, local:sd)"
+                    .into()
+            )
+        );
+        assert!(err("local:sd")
+            .to_string()
+            .contains("wired by the integrator"));
+        assert!(err("a1111:127.0.0.1:7860")
+            .to_string()
+            .contains("must be an http(s) URL"));
+        let ok = from_spec("a1111:http://127.0.0.1:7860", &Map::new(), Path::new(".")).unwrap();
+        assert_eq!(ok.id(), "a1111:http://127.0.0.1:7860");
+    }
+}

@@ -5,7 +5,7 @@
 //! `size` (`WxH`). DALL·E models are asked for `response_format: "b64_json"`; the
 //! gpt-image models always answer base64 and reject that field, so it is left out for
 //! them. `dall-e-3` makes one image per call, so a batch is that many calls. The answer's
-//! `data[].b64_json` are the images (a server that answers `url` instead is followed),
+//! `data[].b64_json` are the images (a server that answers `url` instead is followed, without the API key),
 //! `revised_prompt`, `usage` and the other top-level fields go into the metadata.
 //!
 //! The base URL and key are found as the text provider finds them, with promptfoo's key
@@ -248,7 +248,7 @@ impl OpenAiImages {
             let png = if let Some(b64) = item.get("b64_json").and_then(Value::as_str) {
                 decode_base64(b64, &what)?
             } else if let Some(link) = item.get("url").and_then(Value::as_str) {
-                self.http.get_bytes(link, &[], deadline)?
+                self.http.get_link(link, deadline)?
             } else {
                 return Err(ImageError::Call(format!(
                     "{what} has neither `b64_json` nor `url`: {}",

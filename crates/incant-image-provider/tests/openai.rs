@@ -225,7 +225,14 @@ fn a_url_answer_is_followed() {
         .unwrap();
     assert_eq!(r.images[0].png, img);
     assert_eq!(r.cost, Some(0.02));
-    assert_eq!(server.requests()[1].path, "/files/img-1.png");
+    let seen = server.requests();
+    assert_eq!(seen[0].header("authorization"), Some("Bearer sk-test"));
+    assert_eq!(seen[1].path, "/files/img-1.png");
+    assert_eq!(
+        seen[1].header("authorization"),
+        None,
+        "the key stays with the API"
+    );
 }
 
 #[test]
