@@ -6,6 +6,7 @@
 //!   eigendecompositions (faer).
 //! - [`kid`]: [`kernel_inception_distance`], the unbiased cubic-kernel MMD² over seeded subsets.
 //! - [`resize`] and [`preprocess`]: PIL's float bicubic and clean-fid's 299 x 299 recipe.
+//! - [`synthetic`]: generated features shared with the reference scripts (tests, benchmarks).
 
 pub mod error;
 pub mod features;
@@ -16,6 +17,7 @@ pub mod preprocess;
 pub mod resize;
 pub mod rng;
 pub mod stats;
+pub mod synthetic;
 
 pub use error::{MetricsError, Result};
 pub use features::Features;
@@ -25,3 +27,4 @@ pub use preprocess::{clean_fid_resize, inception_input, resize_rgb_float, INCEPT
 pub use resize::resize_bicubic_f32;
 pub use rng::SplitMix64;
 pub use stats::{image_features_stats, FeatureStats};
+pub use synthetic::{synthetic_features, SyntheticSet};

@@ -1,11 +1,11 @@
-//! The deterministic feature generator shared with scripts/reference/make_fid_reference.py,
-//! and the reference files it wrote.
+//! Reading the reference files that scripts/reference/make_fid_reference.py wrote, and the
+//! generator parameters they name.
 
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 
-use incant_image_metrics::{Features, SplitMix64};
+use incant_image_metrics::{synthetic_features, Features, SplitMix64, SyntheticSet};
 use serde::Deserialize;
 
 /// `count` uniforms in `[0, 1)`: splitmix64 from `seed`, as the script's `splitmix_uniform`.
@@ -22,22 +22,15 @@ pub struct SetParams {
     pub shift: f64,
 }
 
-/// The script's `features(seed, n, d, rho, shift)`, as `f32` values widened to `f64`.
+/// The script's `features(seed, n, d, rho, shift)`.
 pub fn features(p: SetParams, d: usize) -> Features {
-    let u = uniforms(p.seed, p.n * (d + 1));
-    let mut data = Vec::with_capacity(p.n * d);
-    for row in u.chunks_exact(d + 1) {
-        let common = row[d] - 0.5;
-        for j in 0..d {
-            let z = row[j] - 0.5;
-            let left = row[(j + d - 1) % d] - 0.5;
-            let scale = 1.0 + (j % 3) as f64 * 0.5;
-            let offset = p.shift * ((j % 5) as f64 - 2.0);
-            let x = (z + p.rho * left + 0.25 * common) * scale + offset;
-            data.push(f64::from(x as f32));
-        }
-    }
-    Features::from_flat("generated", data, d).unwrap()
+    let set = SyntheticSet {
+        seed: p.seed,
+        n: p.n,
+        rho: p.rho,
+        shift: p.shift,
+    };
+    synthetic_features(set, d)
 }
 
 pub fn read<T: for<'de> Deserialize<'de>>(file: &str) -> T {
