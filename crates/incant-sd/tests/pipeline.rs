@@ -1,0 +1,293 @@
+//! End to end on tiny random weights the tests write: the real loader reads a diffusers
+//! folder, the real samplers run, real PNGs come out.
+
+mod common;
+
+use common::{decode_png, write_bpe, write_model, Tiny, TURBO_SCHEDULER};
+use incant_sd::{SdError, SdPipeline, SdRequest};
+
+fn setup(tiny: Tiny) -> (tempfile::TempDir, SdPipeline) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    write_model(&model, tiny);
+    let bpe = write_bpe(dir.path());
+    let pipe = SdPipeline::load(&model, &bpe).unwrap();
+    (dir, pipe)
+}
+
+const SD1: Tiny = Tiny {
+    sd2: false,
+    fp16: true,
+    scheduler: None,
+};
+
+fn request(sampler: &str, seed: u64) -> SdRequest {
+    SdRequest {
+        width: 64,
+        height: 64,
+        steps: 2,
+        cfg_scale: 7.0,
+        sampler: Some(sampler.to_string()),
+        seed,
+        ..SdRequest::from_a1111("a (red:1.3) cat, dog", "blurry")
+    }
+}
+
+fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.abs_diff(*y) as f64)
+        .sum::<f64>()
+        / a.len() as f64
+}
+
+fn differing_bytes(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).filter(|(x, y)| x != y).count()
+}
+
+#[test]
+fn every_sampler_makes_deterministic_pngs_of_the_requested_size() {
+    let (_dir, pipe) = setup(SD1);
+    for sampler in ["DDIM", "Euler", "Euler a"] {
+        let mut calls = Vec::new();
+        let pngs = pipe
+            .generate(&request(sampler, 42), |step, total| {
+                calls.push((step, total))
+            })
+            .unwrap();
+        assert_eq!(calls, vec![(1, 2), (2, 2)], "{sampler}");
+        assert_eq!(pngs.len(), 1);
+        let (w, h, pixels) = decode_png(&pngs[0]);
+        assert_eq!((w, h), (64, 64), "{sampler}");
+        assert_eq!(pixels.len(), 64 * 64 * 3);
+        // A picture, not a flat colour.
+        let distinct: std::collections::HashSet<&u8> = pixels.iter().collect();
+        assert!(
+            distinct.len() > 16,
+            "{sampler}: only {} distinct values",
+            distinct.len()
+        );
+
+        let again = pipe.generate(&request(sampler, 42), |_, _| {}).unwrap();
+        assert_eq!(pngs[0], again[0], "{sampler}: same seed, different image");
+        let other = pipe.generate(&request(sampler, 43), |_, _| {}).unwrap();
+        let (_, _, other_pixels) = decode_png(&other[0]);
+        let changed = differing_bytes(&pixels, &other_pixels);
+        assert!(
+            changed > pixels.len() / 4,
+            "{sampler}: another seed changed only {changed} bytes"
+        );
+    }
+}
+
+#[test]
+fn samplers_differ_and_the_folder_default_is_used_without_one() {
+    let (_dir, pipe) = setup(SD1);
+    assert_eq!(pipe.default_sampler().a1111_name(), "DDIM");
+    assert_eq!(pipe.native_size(), Some(64));
+    let ddim = pipe.generate_rgb(&request("DDIM", 1), |_, _| {}).unwrap();
+    let euler = pipe.generate_rgb(&request("Euler", 1), |_, _| {}).unwrap();
+    let default = pipe
+        .generate_rgb(
+            &SdRequest {
+                sampler: None,
+                ..request("", 1)
+            },
+            |_, _| {},
+        )
+        .unwrap();
+    assert_eq!(ddim, default);
+    assert_ne!(ddim[0].pixels, euler[0].pixels);
+}
+
+#[test]
+fn negative_prompt_matters_only_with_guidance() {
+    let (_dir, pipe) = setup(SD1);
+    let with = |cfg: f64, negative: &str| {
+        let req = SdRequest {
+            cfg_scale: cfg,
+            ..SdRequest {
+                negative: SdRequest::from_a1111("", negative).negative,
+                ..request("Euler", 5)
+            }
+        };
+        pipe.generate_rgb(&req, |_, _| {}).unwrap().remove(0).pixels
+    };
+    // cfg <= 1: one conditional pass, the negative prompt is never encoded.
+    assert_eq!(with(1.0, "blurry"), with(1.0, "dog, cat, red, dog"));
+    assert_eq!(with(0.0, "blurry"), with(1.0, "blurry"));
+    // cfg > 1: the negative prompt steers the result.
+    assert_ne!(with(7.0, "blurry"), with(7.0, "dog, cat, red, dog"));
+    assert_ne!(with(7.0, "blurry"), with(1.0, "blurry"));
+}
+
+#[test]
+fn turbo_style_single_step_and_batches_follow_seed_plus_index() {
+    let tiny = Tiny {
+        sd2: true,
+        fp16: false,
+        scheduler: Some(TURBO_SCHEDULER),
+    };
+    let (_dir, pipe) = setup(tiny);
+    assert_eq!(pipe.default_sampler().a1111_name(), "Euler");
+    // SD 2.x tokenizers pad with "!" (id 0).
+    assert_eq!(pipe.special_ids().pad, 0);
+    let req = SdRequest {
+        width: 48,
+        height: 32,
+        steps: 1,
+        cfg_scale: 0.0,
+        sampler: None,
+        seed: 10,
+        batch_size: 2,
+        ..SdRequest::from_a1111("a cat", "")
+    };
+    let batch = pipe.generate_rgb(&req, |_, _| {}).unwrap();
+    assert_eq!(batch.len(), 2);
+    assert_eq!(
+        (batch[0].width, batch[0].height, batch[0].pixels.len()),
+        (48, 32, 48 * 32 * 3)
+    );
+    for (i, image) in batch.iter().enumerate() {
+        let single = SdRequest {
+            seed: 10 + i as u64,
+            batch_size: 1,
+            ..req.clone()
+        };
+        let alone = pipe.generate_rgb(&single, |_, _| {}).unwrap().remove(0);
+        // Batched kernels tile the second image's rows differently, so its last bits may
+        // differ, and an untrained one-step model amplifies them: allow a small mean error,
+        // far below what another seed gives.
+        let err = mean_abs_diff(&image.pixels, &alone.pixels);
+        assert!(
+            err < 0.5,
+            "batch image {i} differs from seed {} alone by {err} on average",
+            10 + i
+        );
+    }
+    let between = mean_abs_diff(&batch[0].pixels, &batch[1].pixels);
+    assert!(
+        between > 5.0,
+        "seeds 10 and 11 differ by only {between} on average"
+    );
+}
+
+#[test]
+fn v_prediction_ddim_with_guidance_runs() {
+    let tiny = Tiny {
+        sd2: true,
+        fp16: true,
+        scheduler: None,
+    };
+    let (_dir, pipe) = setup(tiny);
+    assert_eq!(pipe.default_sampler().a1111_name(), "DDIM");
+    let req = SdRequest {
+        sampler: None,
+        steps: 3,
+        ..request("", 3)
+    };
+    let pngs = pipe.generate(&req, |_, _| {}).unwrap();
+    assert_eq!(decode_png(&pngs[0]).0, 64);
+}
+
+#[test]
+fn weights_scale_token_states_and_keep_the_chunk_mean() {
+    let (_dir, pipe) = setup(SD1);
+    let plain = pipe.condition(&[("a cat".into(), 1.0)]).unwrap();
+    let heavy = pipe.condition(&[("a cat".into(), 1.5)]).unwrap();
+    assert_eq!(plain.dims(), &[1, 77, 32]);
+    let mean = |t: &candle_core::Tensor| t.mean_all().unwrap().to_scalar::<f32>().unwrap();
+    assert!((mean(&plain) - mean(&heavy)).abs() < 1e-5);
+    let diff = (&plain - &heavy).unwrap().abs().unwrap().max_all().unwrap();
+    assert!(diff.to_scalar::<f32>().unwrap() > 1e-3);
+    // 80 tokens and a BREAK: three chunks.
+    let long = "cat ".repeat(80) + "BREAK dog";
+    let req = SdRequest::from_a1111(&long, "");
+    let cond = pipe.condition(&req.prompt).unwrap();
+    assert_eq!(cond.dims(), &[1, 3 * 77, 32]);
+    // Cond with 3 chunks and an empty negative still generate (the negative is padded).
+    let req = SdRequest {
+        width: 32,
+        height: 32,
+        steps: 1,
+        ..req
+    };
+    assert_eq!(pipe.generate(&req, |_, _| {}).unwrap().len(), 1);
+}
+
+#[test]
+fn bad_folders_and_requests_are_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    write_model(&model, SD1);
+    let bpe = write_bpe(dir.path());
+
+    let err = SdPipeline::load(&model, &dir.path().join("nope.txt.gz")).unwrap_err();
+    assert!(matches!(err, SdError::MissingFile { .. }), "{err}");
+    assert!(err.to_string().contains("nope.txt.gz"), "{err}");
+
+    let config = model.join("unet/config.json");
+    let original = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        original.replace(
+            r#""cross_attention_dim": 32"#,
+            r#""cross_attention_dim": 48"#,
+        ),
+    )
+    .unwrap();
+    let err = SdPipeline::load(&model, &bpe).unwrap_err().to_string();
+    assert!(
+        err.contains("cross_attention_dim") && err.contains("unet"),
+        "{err}"
+    );
+    std::fs::write(
+        &config,
+        original.replace(r#""DownBlock2D"]"#, r#""SimpleDownBlock"]"#),
+    )
+    .unwrap();
+    let err = SdPipeline::load(&model, &bpe).unwrap_err().to_string();
+    assert!(
+        err.contains("down_block_types") && err.contains("SimpleDownBlock"),
+        "{err}"
+    );
+    std::fs::write(&config, &original).unwrap();
+
+    std::fs::remove_file(model.join("vae/diffusion_pytorch_model.safetensors")).unwrap();
+    let err = SdPipeline::load(&model, &bpe).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("vae/diffusion_pytorch_model.safetensors"),
+        "{err}"
+    );
+    write_model(&model, SD1);
+
+    let pipe = SdPipeline::load(&model, &bpe).unwrap();
+    let err = pipe
+        .generate(
+            &SdRequest {
+                width: 60,
+                ..request("DDIM", 1)
+            },
+            |_, _| {},
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("width") && err.to_string().contains("multiple of 8"),
+        "{err}"
+    );
+    let err = pipe
+        .generate(&request("DPM++ 2M Karras", 1), |_, _| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown sampler"), "{err}");
+    let err = pipe
+        .generate(
+            &SdRequest {
+                steps: 0,
+                ..request("DDIM", 1)
+            },
+            |_, _| {},
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("steps"), "{err}");
+}
