@@ -24,7 +24,7 @@ mod schedule;
 pub use attention::{parse_prompt_attention, BREAK_WEIGHT};
 pub use chunks::{chunk_tokens, Chunk, Item, CHUNK_LENGTH, COMMA_BACKTRACK};
 pub use compose::split_and;
-pub use render::{render, Rendered, Target};
+pub use render::{render, Rendered, Target, Weighted};
 pub use schedule::{parse_schedule, prompt_schedules, Node, ScheduleError};
 
 /// Python's `str.isspace`, which is what `\s` means in A1111's regular expressions.

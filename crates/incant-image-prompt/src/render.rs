@@ -70,6 +70,9 @@ impl Target {
     }
 }
 
+/// A prompt as `(text, weight)` pieces, as `parse_prompt_attention` gives them.
+pub type Weighted = Vec<(String, f64)>;
+
 /// A prompt rendered for one target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
@@ -79,7 +82,7 @@ pub struct Rendered {
     pub negative: String,
     /// For targets that weight embeddings: the `(text, weight)` pieces of the prompt and the
     /// negative prompt, as A1111's `parse_prompt_attention` gives them.
-    pub weighted: Option<(Vec<(String, f64)>, Vec<(String, f64)>)>,
+    pub weighted: Option<(Weighted, Weighted)>,
     /// What the target will not honour.
     pub warnings: Vec<String>,
 }

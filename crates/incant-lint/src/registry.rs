@@ -39,6 +39,12 @@ pub enum Rule {
     UnguardedUserInputInSystem,
     /// P006
     SecretInPrompt,
+    /// P007
+    ClipTruncation,
+    /// P008
+    ClipChunks,
+    /// P009
+    IgnoredEmphasis,
 }
 
 /// What the registry knows about a rule.
@@ -107,6 +113,30 @@ pub const RULES: &[RuleInfo] = &[
         level: Level::Error,
         summary: "an API-key shaped string is written in a prompt file",
         doc: rules::secrets::DOC,
+    },
+    RuleInfo {
+        rule: Rule::ClipTruncation,
+        code: "P007",
+        name: "clip-truncation",
+        level: Level::Error,
+        summary: "an image prompt runs past CLIP's 75 tokens on a target that drops the rest",
+        doc: rules::clip::TRUNCATION_DOC,
+    },
+    RuleInfo {
+        rule: Rule::ClipChunks,
+        code: "P008",
+        name: "clip-chunks",
+        level: Level::Warning,
+        summary: "where A1111's 75-token chunks of a long image prompt begin",
+        doc: rules::clip::CHUNKS_DOC,
+    },
+    RuleInfo {
+        rule: Rule::IgnoredEmphasis,
+        code: "P009",
+        name: "ignored-emphasis",
+        level: Level::Warning,
+        summary: "image prompt syntax (weights, editing, AND, BREAK, negative) a target ignores",
+        doc: rules::clip::IGNORED_DOC,
     },
 ];
 

@@ -60,6 +60,10 @@ pub struct PromptFile {
     pub kind: PromptKind,
     /// The body, by role.
     pub sections: Vec<Section>,
+    /// An image prompt's negative prompt (a template; role `negative`).
+    pub negative: Option<Section>,
+    /// An image prompt's generation settings, checked (`None` for text prompts).
+    pub image: Option<crate::image::ImageParams>,
     /// The whole file text (for hashing and locks).
     pub source: String,
 }
@@ -92,6 +96,7 @@ struct FrontMatter {
     #[serde(default)]
     inputs: BTreeMap<String, Value>,
     kind: Option<PromptKind>,
+    negative: Option<String>,
 }
 
 impl PromptFile {
@@ -164,6 +169,32 @@ impl PromptFile {
             } else {
                 PromptKind::Completion
             });
+        let negative = match fm.negative {
+            None => None,
+            Some(_) if kind != PromptKind::Image => {
+                let (l, c) = key_position(front, "negative");
+                return Err(PromptError::new(
+                    path,
+                    "`negative` is a negative prompt, which only image prompts have",
+                )
+                .at(l, c)
+                .hint("add `kind: image`, or remove `negative`"));
+            }
+            Some(template) => Some(Section {
+                role: Some("negative".into()),
+                template,
+                line: key_position(front, "negative").0,
+            }),
+        };
+        let image = if kind == PromptKind::Image {
+            let at = |key: &str| match key_line(front, key) {
+                Some(pos) => pos,
+                None => key_position(front, "params"),
+            };
+            Some(crate::image::ImageParams::from_params(path, &params, at)?)
+        } else {
+            None
+        };
         Ok(Self {
             path: path.to_path_buf(),
             name: fm.name.unwrap_or(stem),
@@ -174,8 +205,15 @@ impl PromptFile {
             inputs,
             kind,
             sections,
+            negative,
+            image,
             source: text.to_string(),
         })
+    }
+
+    /// An image prompt's checked generation settings.
+    pub fn image_params(&self) -> Option<&crate::image::ImageParams> {
+        self.image.as_ref()
     }
 }
 
@@ -216,6 +254,7 @@ fn parse_front_matter(path: &Path, front: &str, prompty: bool) -> Result<FrontMa
             params: Map::new(),
             inputs: BTreeMap::new(),
             kind: None,
+            negative: None,
         });
     }
     let raw: Value = serde_norway::from_str(front)
@@ -299,16 +338,21 @@ fn parse_inputs(
 /// 1-based (line, column) of `key:` in the front matter, as file coordinates (the front
 /// matter starts on line 2); (2, 1) when not found.
 fn key_position(front: &str, key: &str) -> (usize, usize) {
+    key_line(front, key).unwrap_or((2, 1))
+}
+
+/// Where `key:` starts a line of the front matter, if it does.
+fn key_line(front: &str, key: &str) -> Option<(usize, usize)> {
     for (i, line) in front.lines().enumerate() {
         let trimmed = line.trim_start();
         if trimmed
             .strip_prefix(key)
             .is_some_and(|r| r.trim_start().starts_with(':'))
         {
-            return (i + 2, line.len() - trimmed.len() + 1);
+            return Some((i + 2, line.len() - trimmed.len() + 1));
         }
     }
-    (2, 1)
+    None
 }
 
 fn role_marker(line: &str) -> Option<String> {

@@ -46,6 +46,8 @@ fn prompt(
         inputs: BTreeMap::new(),
         kind,
         sections,
+        negative: None,
+        image: None,
         source: source.to_string(),
     }
 }

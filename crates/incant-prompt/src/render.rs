@@ -17,8 +17,10 @@ use serde_json::{Map, Value};
 pub struct RenderedPrompt {
     /// Chat messages (for a completion prompt, one `user` message).
     pub messages: Vec<Message>,
-    /// Chat or completion.
+    /// Chat, completion or image.
     pub kind: PromptKind,
+    /// An image prompt's rendered negative prompt.
+    pub negative: Option<String>,
 }
 
 impl RenderedPrompt {
@@ -96,9 +98,17 @@ impl PromptFile {
                 content: out,
             });
         }
+        let negative = match &self.negative {
+            Some(s) => Some(
+                env.render_str(&s.template, &vars)
+                    .map_err(|e| self.template_error(s, &e, &vars))?,
+            ),
+            None => None,
+        };
         Ok(RenderedPrompt {
             messages,
             kind: self.kind,
+            negative,
         })
     }
 

@@ -143,7 +143,8 @@ fn explain_and_list_print_the_rule_docs() {
 
     let o = incant(dir.path(), &["lint", "--list"]);
     let list = stdout(&o);
-    assert_eq!(list.lines().count(), 6);
+    assert_eq!(list.lines().count(), 9);
+    assert!(list.contains("P008  clip-chunks"), "{list}");
     assert!(list.starts_with("P001  undefined-variable"), "{list}");
 
     let o = incant(dir.path(), &["lint", "--explain", "P999"]);
@@ -218,4 +219,70 @@ fn local_models_bring_their_context_window_from_the_gguf_file() {
         .output()
         .unwrap();
     assert_eq!(stdout(&o), "");
+}
+
+/// An image prompt over CLIP's window, run on four kinds of target.
+fn image_suite(dir: &Path) {
+    let mut body = String::from("a (photo:1.2) of");
+    for i in 0..18 {
+        body.push_str(&format!(" stone bridge number {i},"));
+    }
+    body.push_str(" golden hour, film grain\n");
+    write(
+        dir,
+        "bridge.prompt",
+        &format!("---\nkind: image\nnegative: blurry\nparams:\n  steps: 20\n---\n{body}"),
+    );
+    write(
+        dir,
+        "incant.yaml",
+        "prompts: [bridge.prompt]\nproviders:\n  - a1111:http://127.0.0.1:7860\n  - diffusers\n  - openai:image:gpt-image-1\ntests:\n  - vars: {}\n",
+    );
+}
+
+#[test]
+fn image_prompts_show_clip_chunks_truncation_and_ignored_syntax() {
+    let models = models_dir();
+    assert!(
+        models.join("clip/bpe_simple_vocab_16e6.txt.gz").is_file(),
+        "run `incant models fetch` first (scripts/test does)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    image_suite(dir.path());
+    let o = incant_cmd()
+        .args(["lint", "incant.yaml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    // Digits are one CLIP token each, so "number 13," is 4 tokens: A1111's chunk is full inside
+    // group 13 and the comma backtracking moves that whole group to chunk 2.
+    assert_eq!(
+        out,
+        "bridge.prompt:7:1 P009 on `openai:image:gpt-image-1`: OpenAI images take natural language: attention weights are ignored (the syntax was removed)
+bridge.prompt:7:1 P009 on `openai:image:gpt-image-1`: OpenAI images take no negative prompt: it was not sent (describe what you want instead)
+bridge.prompt:7:320 P008 on `a1111:http://127.0.0.1:7860` the prompt is encoded in 2 CLIP chunks of up to 75 tokens; chunk 2 (35 tokens) starts at `stone`
+bridge.prompt:7:340 P007 on `diffusers` the prompt is 106 CLIP tokens; everything past token 75 is dropped silently: `13, stone bridge number 14, stone bridge number 15, stone bridge number 16, stone bridge number 17, golden hour, film grain`
+"
+    );
+    assert_eq!(o.status.code(), Some(1), "P007 is an error");
+    // BREAK moves the boundary where the user wants it.
+    let text = std::fs::read_to_string(dir.path().join("bridge.prompt")).unwrap();
+    write(
+        dir.path(),
+        "bridge.prompt",
+        &text.replace(" stone bridge number 5,", " BREAK stone bridge number 5,"),
+    );
+    let o = incant_cmd()
+        .args(["lint", "incant.yaml", "--select", "P008"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(
+        out.contains("in 3 CLIP chunks of up to 75 tokens; chunk 2 (75 tokens) starts at `stone`"),
+        "{out}"
+    );
+    assert!(out.contains("bridge.prompt:7:139 P008"), "{out}");
+    assert_eq!(o.status.code(), Some(0), "warnings only: {out}");
 }

@@ -125,6 +125,11 @@ impl Models {
         }
     }
 
+    /// The models folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The local model a reference names, if it is installed and readable.
     pub fn local(&self, reference: &str) -> Option<Rc<LocalModel>> {
         if let Some(m) = self.cache.borrow().get(reference) {

@@ -3,6 +3,7 @@
 //! Every rule module exports its doc as a `DOC` constant in ruff's sections (`## What it
 //! does`, `## Why is this bad?`, `## Example`); the registry points at them.
 
+pub mod clip;
 pub mod context;
 pub mod injection;
 pub mod secrets;
@@ -29,6 +30,17 @@ pub fn check(cx: &Context, opts: &Options, out: &mut Vec<Diagnostic>) {
     }
     if opts.enabled(Rule::UnguardedUserInputInSystem) {
         injection::check(cx, out);
+    }
+    let image_rules: Vec<Rule> = [
+        Rule::ClipTruncation,
+        Rule::ClipChunks,
+        Rule::IgnoredEmphasis,
+    ]
+    .into_iter()
+    .filter(|r| opts.enabled(*r))
+    .collect();
+    if !image_rules.is_empty() {
+        clip::check(cx, &image_rules, out);
     }
 }
 
