@@ -188,34 +188,62 @@ impl Axis {
             hint: hint.into(),
         };
         if values.is_empty() {
-            return Err(bad(String::new(), "the axis has no values", "give at least one value, e.g. `1-4` or `7, 8`"));
+            return Err(bad(
+                String::new(),
+                "the axis has no values",
+                "give at least one value, e.g. `1-4` or `7, 8`",
+            ));
         }
         for v in &values {
             match (&kind, v) {
                 (AxisKind::Seed, AxisValue::Int(s)) if *s < -1 => {
-                    return Err(bad(s.to_string(), "seeds are non-negative", "use -1 for a random seed"))
+                    return Err(bad(
+                        s.to_string(),
+                        "seeds are non-negative",
+                        "use -1 for a random seed",
+                    ))
                 }
                 (AxisKind::Steps | AxisKind::Width | AxisKind::Height, AxisValue::Int(n))
                     if *n < 1 || *n > i64::from(u32::MAX) =>
                 {
-                    return Err(bad(n.to_string(), "must be a positive integer", "e.g. `20-40 (+10)` or `512, 768`"))
+                    return Err(bad(
+                        n.to_string(),
+                        "must be a positive integer",
+                        "e.g. `20-40 (+10)` or `512, 768`",
+                    ))
                 }
                 (AxisKind::CfgScale, AxisValue::Float(f)) if !f.is_finite() => {
-                    return Err(bad(py_float_repr(*f), "must be a finite number", "e.g. `3-9 (+1.5)`"))
+                    return Err(bad(
+                        py_float_repr(*f),
+                        "must be a finite number",
+                        "e.g. `3-9 (+1.5)`",
+                    ))
                 }
                 (AxisKind::Sampler | AxisKind::Provider, AxisValue::Text(t)) if t.is_empty() => {
-                    return Err(bad(String::new(), "an empty name", "remove the stray comma"))
+                    return Err(bad(
+                        String::new(),
+                        "an empty name",
+                        "remove the stray comma",
+                    ))
                 }
                 (AxisKind::PromptSr | AxisKind::NegativePromptSr, AxisValue::Text(t))
                     if std::ptr::eq(v, &values[0]) && t.is_empty() =>
                 {
-                    return Err(bad(String::new(), "the search string (the first value) is empty", "start with the text to replace, e.g. `cat, dog, fox`"))
+                    return Err(bad(
+                        String::new(),
+                        "the search string (the first value) is empty",
+                        "start with the text to replace, e.g. `cat, dog, fox`",
+                    ))
                 }
                 (_, AxisValue::Int(_)) if kind.value_type() == ValueType::Int => {}
                 (_, AxisValue::Float(_)) if kind.value_type() == ValueType::Float => {}
                 (_, AxisValue::Text(_)) if kind.value_type() == ValueType::Text => {}
                 (_, other) => {
-                    return Err(bad(format!("{other:?}"), "the value has the wrong type for this axis", "numbers for seed/steps/cfg/width/height, text otherwise"))
+                    return Err(bad(
+                        format!("{other:?}"),
+                        "the value has the wrong type for this axis",
+                        "numbers for seed/steps/cfg/width/height, text otherwise",
+                    ))
                 }
             }
         }
@@ -224,7 +252,10 @@ impl Axis {
 
     /// The label of every value, as A1111's format functions write it.
     pub fn labels(&self) -> Vec<String> {
-        self.values.iter().map(|v| value_label(&self.kind, v)).collect()
+        self.values
+            .iter()
+            .map(|v| value_label(&self.kind, v))
+            .collect()
     }
 }
 
@@ -238,11 +269,18 @@ pub fn value_label(kind: &AxisKind, value: &AxisValue) -> String {
         AxisValue::Text(t) => t.clone(),
     };
     match kind {
-        AxisKind::Seed | AxisKind::Steps | AxisKind::CfgScale | AxisKind::Width | AxisKind::Height => {
+        AxisKind::Seed
+        | AxisKind::Steps
+        | AxisKind::CfgScale
+        | AxisKind::Width
+        | AxisKind::Height => {
             format!("{}: {shown}", kind.title())
         }
         AxisKind::Var(name) => format!("{name}: {shown}"),
-        AxisKind::Sampler | AxisKind::Provider | AxisKind::PromptSr | AxisKind::NegativePromptSr => shown,
+        AxisKind::Sampler
+        | AxisKind::Provider
+        | AxisKind::PromptSr
+        | AxisKind::NegativePromptSr => shown,
     }
 }
 
@@ -254,9 +292,18 @@ mod tests {
     fn kinds_read_a1111_labels_and_short_names() {
         assert_eq!(AxisKind::parse("CFG Scale").unwrap(), AxisKind::CfgScale);
         assert_eq!(AxisKind::parse("Prompt S/R").unwrap(), AxisKind::PromptSr);
-        assert_eq!(AxisKind::parse("Checkpoint name").unwrap(), AxisKind::Provider);
-        assert_eq!(AxisKind::parse("var:subject").unwrap(), AxisKind::Var("subject".into()));
-        assert!(matches!(AxisKind::parse("eta"), Err(GridError::AxisType { .. })));
+        assert_eq!(
+            AxisKind::parse("Checkpoint name").unwrap(),
+            AxisKind::Provider
+        );
+        assert_eq!(
+            AxisKind::parse("var:subject").unwrap(),
+            AxisKind::Var("subject".into())
+        );
+        assert!(matches!(
+            AxisKind::parse("eta"),
+            Err(GridError::AxisType { .. })
+        ));
     }
 
     #[test]

@@ -108,7 +108,12 @@ impl Canvas {
                 let fx = ((x as f32 + 0.5) * sx - 0.5).clamp(0.0, (self.w - 1) as f32);
                 let (x0, tx) = (fx.floor() as u32, fx.fract());
                 let x1 = (x0 + 1).min(self.w - 1);
-                let (a, b, c, d) = (self.get(x0, y0), self.get(x1, y0), self.get(x0, y1), self.get(x1, y1));
+                let (a, b, c, d) = (
+                    self.get(x0, y0),
+                    self.get(x1, y0),
+                    self.get(x0, y1),
+                    self.get(x1, y1),
+                );
                 let o = out.offset(x, y);
                 for k in 0..3 {
                     let top = f32::from(a[k]) * (1.0 - tx) + f32::from(b[k]) * tx;
@@ -137,9 +142,13 @@ impl Canvas {
     pub fn decode_png(bytes: &[u8]) -> Result<Canvas, String> {
         let mut dec = png::Decoder::new(bytes);
         dec.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-        let mut reader = dec.read_info().map_err(|e| format!("not a readable PNG: {e}"))?;
+        let mut reader = dec
+            .read_info()
+            .map_err(|e| format!("not a readable PNG: {e}"))?;
         let mut buf = vec![0; reader.output_buffer_size()];
-        let info = reader.next_frame(&mut buf).map_err(|e| format!("not a readable PNG: {e}"))?;
+        let info = reader
+            .next_frame(&mut buf)
+            .map_err(|e| format!("not a readable PNG: {e}"))?;
         let (w, h) = (info.width, info.height);
         if w == 0 || h == 0 {
             return Err("the PNG is empty".into());
@@ -179,6 +188,8 @@ mod tests {
         assert_eq!(back, c);
         let r = c.resized(8, 6);
         assert_eq!((r.w, r.h), (8, 6));
-        assert!(Canvas::decode_png(b"not a png").unwrap_err().contains("not a readable PNG"));
+        assert!(Canvas::decode_png(b"not a png")
+            .unwrap_err()
+            .contains("not a readable PNG"));
     }
 }

@@ -45,7 +45,12 @@ impl Label {
 
     /// The active lines joined with `, ` (for HTML and alt texts).
     pub fn plain(&self) -> String {
-        let active: Vec<&str> = self.lines.iter().filter(|l| l.active).map(|l| l.text.as_str()).collect();
+        let active: Vec<&str> = self
+            .lines
+            .iter()
+            .filter(|l| l.active)
+            .map(|l| l.text.as_str())
+            .collect();
         active.join(", ")
     }
 
@@ -151,7 +156,12 @@ impl SeedRng {
         use std::hash::{BuildHasher, Hasher};
         let s = seed.unwrap_or_else(|| {
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0),
+            );
             h.finish()
         });
         Self(s)
@@ -178,7 +188,11 @@ fn axes(grid: &Grid) -> [Option<&Axis>; 3] {
 impl Grid {
     /// A grid over one axis.
     pub fn new(x: Axis) -> Self {
-        Self { x, y: None, z: None }
+        Self {
+            x,
+            y: None,
+            z: None,
+        }
     }
 
     /// Expands the grid. A `var:` axis needs [`Grid::expand_with`].
@@ -190,7 +204,12 @@ impl Grid {
 
     /// Expands the grid, rendering the prompt with `render` for every combination of
     /// `var:` values (only called when the grid has a `var:` axis).
-    pub fn expand_with<F>(&self, base: &GridBase, opts: &ExpandOptions, mut render: F) -> Result<Expansion, GridError>
+    pub fn expand_with<F>(
+        &self,
+        base: &GridBase,
+        opts: &ExpandOptions,
+        mut render: F,
+    ) -> Result<Expansion, GridError>
     where
         F: FnMut(&BTreeMap<String, String>) -> Result<RenderedPrompt, String>,
     {
@@ -198,7 +217,9 @@ impl Grid {
         let present: Vec<&Axis> = axes.iter().flatten().copied().collect();
         for (i, a) in present.iter().enumerate() {
             if present[..i].iter().any(|b| b.kind == a.kind) {
-                return Err(GridError::DuplicateAxis { axis: a.kind.title() });
+                return Err(GridError::DuplicateAxis {
+                    axis: a.kind.title(),
+                });
             }
         }
         let mut rng = SeedRng::new(opts.rng_seed);
@@ -214,7 +235,9 @@ impl Grid {
                     a.values
                         .iter()
                         .map(|v| match (&a.kind, v) {
-                            (AxisKind::Seed, AxisValue::Int(-1)) if !opts.keep_random_seeds => AxisValue::Int(rng.seed() as i64),
+                            (AxisKind::Seed, AxisValue::Int(-1)) if !opts.keep_random_seeds => {
+                                AxisValue::Int(rng.seed() as i64)
+                            }
                             _ => v.clone(),
                         })
                         .collect()
@@ -234,16 +257,23 @@ impl Grid {
                     let mut vars = base.vars.clone();
                     for (k, (a, values)) in axes.iter().zip(&fixed).enumerate() {
                         if let (Some(a), Some(values)) = (a, values) {
-                            if let (AxisKind::Var(name), AxisValue::Text(t)) = (&a.kind, &values[idx[k]]) {
+                            if let (AxisKind::Var(name), AxisValue::Text(t)) =
+                                (&a.kind, &values[idx[k]])
+                            {
                                 vars.insert(name.clone(), t.clone());
                             }
                         }
                     }
                     if has_var {
                         let rendered = render(&vars).map_err(|reason| GridError::Template {
-                            axis: present.iter().find(|a| matches!(a.kind, AxisKind::Var(_))).map(|a| a.kind.title()).unwrap_or_default(),
+                            axis: present
+                                .iter()
+                                .find(|a| matches!(a.kind, AxisKind::Var(_)))
+                                .map(|a| a.kind.title())
+                                .unwrap_or_default(),
                             reason,
-                            hint: "check the variable names against the prompt file's inputs".into(),
+                            hint: "check the variable names against the prompt file's inputs"
+                                .into(),
                         })?;
                         request.prompt = rendered.prompt;
                         request.negative_prompt = rendered.negative_prompt;
@@ -253,13 +283,23 @@ impl Grid {
                             apply(a, &values[idx[k]], &mut request, &mut provider)?;
                         }
                     }
-                    cells.push(Cell { x: ix, y: iy, z: iz, request, provider, vars });
+                    cells.push(Cell {
+                        x: ix,
+                        y: iy,
+                        z: iz,
+                        request,
+                        provider,
+                        vars,
+                    });
                 }
             }
         }
         let labels = |i: usize| -> Vec<Label> {
             match (axes[i], &fixed[i]) {
-                (Some(a), Some(values)) => values.iter().map(|v| Label::text(value_label(&a.kind, v))).collect(),
+                (Some(a), Some(values)) => values
+                    .iter()
+                    .map(|v| Label::text(value_label(&a.kind, v)))
+                    .collect(),
                 _ => vec![Label::default()],
             }
         };
@@ -279,9 +319,16 @@ impl Grid {
 }
 
 /// Sets one axis value on a request.
-fn apply(axis: &Axis, value: &AxisValue, request: &mut ImageRequest, provider: &mut String) -> Result<(), GridError> {
+fn apply(
+    axis: &Axis,
+    value: &AxisValue,
+    request: &mut ImageRequest,
+    provider: &mut String,
+) -> Result<(), GridError> {
     match (&axis.kind, value) {
-        (AxisKind::Seed, AxisValue::Int(s)) => request.seed = if *s < 0 { None } else { Some(*s as u64) },
+        (AxisKind::Seed, AxisValue::Int(s)) => {
+            request.seed = if *s < 0 { None } else { Some(*s as u64) }
+        }
         (AxisKind::Steps, AxisValue::Int(n)) => request.steps = *n as u32,
         (AxisKind::Width, AxisValue::Int(n)) => request.width = *n as u32,
         (AxisKind::Height, AxisValue::Int(n)) => request.height = *n as u32,

@@ -46,7 +46,11 @@ pub(crate) fn wrap(text: &str, size: f32, max_width: f32) -> Vec<String> {
     let mut lines = vec![String::new()];
     for word in text.split_whitespace() {
         let last = lines.last_mut().expect("lines is never empty");
-        let candidate = if last.is_empty() { word.to_string() } else { format!("{last} {word}") };
+        let candidate = if last.is_empty() {
+            word.to_string()
+        } else {
+            format!("{last} {word}")
+        };
         if text_width(&candidate, size) <= max_width {
             *last = candidate;
             continue;
@@ -87,16 +91,35 @@ pub(crate) fn draw_text(canvas: &mut Canvas, text: &str, x: f32, y: f32, size: f
         if let Some(outlined) = FONT.outline_glyph(glyph) {
             let b = outlined.px_bounds();
             outlined.draw(|gx, gy, cov| {
-                canvas.blend(b.min.x as i64 + i64::from(gx), b.min.y as i64 + i64::from(gy), color, cov);
+                canvas.blend(
+                    b.min.x as i64 + i64::from(gx),
+                    b.min.y as i64 + i64::from(gy),
+                    color,
+                    cov,
+                );
             });
         }
     }
 }
 
 /// Draws one line centred on (cx, cy).
-pub(crate) fn draw_text_centered(canvas: &mut Canvas, text: &str, cx: f32, cy: f32, size: f32, color: Rgb) {
+pub(crate) fn draw_text_centered(
+    canvas: &mut Canvas,
+    text: &str,
+    cx: f32,
+    cy: f32,
+    size: f32,
+    color: Rgb,
+) {
     let w = text_width(text, size);
-    draw_text(canvas, text, cx - w / 2.0, cy - line_height(size) / 2.0, size, color);
+    draw_text(
+        canvas,
+        text,
+        cx - w / 2.0,
+        cy - line_height(size) / 2.0,
+        size,
+        color,
+    );
 }
 
 #[cfg(test)]
@@ -108,9 +131,15 @@ mod tests {
     fn wraps_to_width_and_breaks_long_words() {
         let lines = wrap("a photo of a cat sitting on a red chair", 20.0, 120.0);
         assert!(lines.len() > 1);
-        assert!(lines.iter().all(|l| text_width(l, 20.0) <= 120.0), "{lines:?}");
+        assert!(
+            lines.iter().all(|l| text_width(l, 20.0) <= 120.0),
+            "{lines:?}"
+        );
         let lines = wrap("supercalifragilisticexpialidocious", 20.0, 60.0);
-        assert!(lines.len() > 2 && lines.iter().all(|l| text_width(l, 20.0) <= 60.0), "{lines:?}");
+        assert!(
+            lines.len() > 2 && lines.iter().all(|l| text_width(l, 20.0) <= 60.0),
+            "{lines:?}"
+        );
     }
 
     #[test]

@@ -73,7 +73,13 @@ fn label_html(label: &Label) -> String {
     label
         .lines
         .iter()
-        .map(|l| if l.active { esc(&l.text) } else { format!("<s>{}</s>", esc(&l.text)) })
+        .map(|l| {
+            if l.active {
+                esc(&l.text)
+            } else {
+                format!("<s>{}</s>", esc(&l.text))
+            }
+        })
         .collect::<Vec<_>>()
         .join("<br>")
 }
@@ -87,21 +93,41 @@ dt{color:#777}dd{margin:0;word-break:break-word}s{color:#999}";
 
 fn cell_html(out: &mut String, cell: &Cell, result: &CellResult, images: &HtmlImages) {
     let r = &cell.request;
-    let _ = write!(out, "<td class=\"cell\" data-x=\"{}\" data-y=\"{}\" data-z=\"{}\">", cell.x, cell.y, cell.z);
+    let _ = write!(
+        out,
+        "<td class=\"cell\" data-x=\"{}\" data-y=\"{}\" data-z=\"{}\">",
+        cell.x, cell.y, cell.z
+    );
     match (&result.png, &result.error) {
         (Some(png), _) => {
             let src = match images {
-                HtmlImages::DataUri => format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png)),
+                HtmlImages::DataUri => format!(
+                    "data:image/png;base64,{}",
+                    base64::engine::general_purpose::STANDARD.encode(png)
+                ),
                 HtmlImages::Files(dir) => {
                     let dir = dir.trim_end_matches('/');
                     let name = cell_file_name(cell);
-                    if dir.is_empty() { name } else { format!("{dir}/{name}") }
+                    if dir.is_empty() {
+                        name
+                    } else {
+                        format!("{dir}/{name}")
+                    }
                 }
             };
-            let _ = write!(out, "<img src=\"{}\" alt=\"{}\">", esc(&src), esc(&r.prompt));
+            let _ = write!(
+                out,
+                "<img src=\"{}\" alt=\"{}\">",
+                esc(&src),
+                esc(&r.prompt)
+            );
         }
         (None, err) => {
-            let _ = write!(out, "<div class=\"failed\"><b>failed</b><br>{}</div>", esc(err.as_deref().unwrap_or("no image")));
+            let _ = write!(
+                out,
+                "<div class=\"failed\"><b>failed</b><br>{}</div>",
+                esc(err.as_deref().unwrap_or("no image"))
+            );
         }
     }
     out.push_str("<dl>");
@@ -112,10 +138,19 @@ fn cell_html(out: &mut String, cell: &Cell, result: &CellResult, images: &HtmlIm
     if !r.negative_prompt.is_empty() {
         row("negative", r.negative_prompt.clone());
     }
-    row("seed", result.seed.or(r.seed).map_or("random".into(), |s| s.to_string()));
+    row(
+        "seed",
+        result
+            .seed
+            .or(r.seed)
+            .map_or("random".into(), |s| s.to_string()),
+    );
     row("steps", r.steps.to_string());
     row("cfg", crate::pyfmt::py_float_repr(r.cfg_scale));
-    row("sampler", r.sampler.clone().unwrap_or_else(|| "default".into()));
+    row(
+        "sampler",
+        r.sampler.clone().unwrap_or_else(|| "default".into()),
+    );
     row("size", format!("{}x{}", r.width, r.height));
     row("provider", cell.provider.clone());
     for (k, v) in &cell.vars {
@@ -136,7 +171,11 @@ fn cell_html(out: &mut String, cell: &Cell, result: &CellResult, images: &HtmlIm
 /// The page for a generated grid.
 pub fn render_html(run: &GridRun, opts: &HtmlOptions) -> String {
     let e = &run.expansion;
-    let title = if opts.title.is_empty() { "incant grid" } else { &opts.title };
+    let title = if opts.title.is_empty() {
+        "incant grid"
+    } else {
+        &opts.title
+    };
     let mut out = String::new();
     let _ = write!(
         out,
@@ -151,7 +190,13 @@ pub fn render_html(run: &GridRun, opts: &HtmlOptions) -> String {
         .map(|(n, t)| format!("{n}: {}", esc(t)))
         .collect();
     let failed = run.results.iter().filter(|r| r.png.is_none()).count();
-    let _ = writeln!(out, "<p>{} &middot; {} cells, {} failed</p>", axes.join(" &middot; "), e.cells.len(), failed);
+    let _ = writeln!(
+        out,
+        "<p>{} &middot; {} cells, {} failed</p>",
+        axes.join(" &middot; "),
+        e.cells.len(),
+        failed
+    );
     for z in 0..e.nz {
         if !e.z_labels[z].is_empty() {
             let _ = writeln!(out, "<h2>{}</h2>", label_html(&e.z_labels[z]));

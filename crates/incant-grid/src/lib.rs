@@ -23,7 +23,9 @@ pub mod values;
 
 pub use axis::{value_label, Axis, AxisKind, AxisValue};
 pub use curve::{curve_csv, curve_png, default_cfg_scales, CurvePoint, CurveSeries};
-pub use expand::{Cell, ExpandOptions, Expansion, Grid, GridBase, Label, LabelLine, RenderedPrompt};
+pub use expand::{
+    Cell, ExpandOptions, Expansion, Grid, GridBase, Label, LabelLine, RenderedPrompt,
+};
 pub use html::{cell_file_name, render_html, write_cell_images, HtmlImages, HtmlOptions};
 pub use matrix::{prompt_matrix, MatrixDelimiter, MatrixOptions, PromptMatrix};
 pub use run::{run_cells, CellResult, GridRun};

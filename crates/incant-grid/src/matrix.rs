@@ -78,13 +78,21 @@ impl PromptMatrix {
 
     /// Cells for the matrix: combination `n` at column `n % cols`, row `n / cols`, as A1111's
     /// `image_grid` with `rows = 1 << (parts / 2)` lays them out.
-    pub fn expansion(&self, base: &GridBase, opts: &MatrixOptions, expand: &ExpandOptions) -> Expansion {
+    pub fn expansion(
+        &self,
+        base: &GridBase,
+        opts: &MatrixOptions,
+        expand: &ExpandOptions,
+    ) -> Expansion {
         let optional = &self.parts[1..];
         let h = self.horizontal();
         let nx = 1usize << h;
         let ny = 1usize << (optional.len() - h);
         let mut rng = SeedRng::new(expand.rng_seed);
-        let seed = base.request.seed.or_else(|| (!expand.keep_random_seeds).then(|| rng.seed()));
+        let seed = base
+            .request
+            .seed
+            .or_else(|| (!expand.keep_random_seeds).then(|| rng.seed()));
         let cells = self
             .prompts
             .iter()
@@ -96,7 +104,13 @@ impl PromptMatrix {
                 } else {
                     request.prompt = p.clone();
                 }
-                request.seed = seed.map(|s| if opts.different_seeds { s + n as u64 } else { s });
+                request.seed = seed.map(|s| {
+                    if opts.different_seeds {
+                        s + n as u64
+                    } else {
+                        s
+                    }
+                });
                 Cell {
                     x: n % nx,
                     y: n / nx,
@@ -121,7 +135,11 @@ impl PromptMatrix {
             nx,
             ny,
             nz: 1,
-            titles: ["Prompt matrix".into(), "Prompt matrix".into(), String::new()],
+            titles: [
+                "Prompt matrix".into(),
+                "Prompt matrix".into(),
+                String::new(),
+            ],
             x_labels: (0..nx).map(|pos| label(&optional[..h], pos)).collect(),
             y_labels: (0..ny).map(|pos| label(&optional[h..], pos)).collect(),
             z_labels: vec![Label::default()],

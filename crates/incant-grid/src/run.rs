@@ -33,7 +33,9 @@ impl CellResult {
         match response {
             Ok(r) => {
                 let first = r.images.into_iter().next();
-                let error = first.is_none().then(|| "the provider returned no image".to_string());
+                let error = first
+                    .is_none()
+                    .then(|| "the provider returned no image".to_string());
                 Self {
                     seed: first.as_ref().and_then(|i| i.seed).or(cell.request.seed),
                     png: first.map(|i| i.png),

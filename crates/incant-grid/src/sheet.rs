@@ -72,7 +72,8 @@ pub fn contact_sheets(run: &GridRun, opts: &SheetOptions) -> Result<Vec<Sheet>, 
         .results
         .iter()
         .map(|r| match (&r.png, &r.error) {
-            (Some(png), _) => Canvas::decode_png(png).map_err(|why| format!("the provider's image is unusable: {why}")),
+            (Some(png), _) => Canvas::decode_png(png)
+                .map_err(|why| format!("the provider's image is unusable: {why}")),
             (None, Some(err)) => Err(err.clone()),
             (None, None) => Err("no image".into()),
         })
@@ -109,19 +110,31 @@ pub fn contact_sheets(run: &GridRun, opts: &SheetOptions) -> Result<Vec<Sheet>, 
                 }
             }
             if opts.draw_legend {
-                annotate(&grid, cw, ch, &e.x_labels, &e.y_labels)
+                annotate(&grid, cw, ch, label_size(cw, ch), &e.x_labels, &e.y_labels)
             } else {
                 grid
             }
         })
         .collect();
     let has_z = e.z_labels.iter().any(|l| !l.is_empty());
+    let title_size = label_size(cw, ch) * 1.5;
     match opts.layout {
         SheetLayout::PerZ => sub_grids
             .into_iter()
             .enumerate()
             .map(|(z, g)| {
-                let g = if opts.draw_legend && has_z { annotate(&g, g.w, g.h, &e.z_labels[z..=z], &[Label::default()]) } else { g };
+                let g = if opts.draw_legend && has_z {
+                    annotate(
+                        &g,
+                        g.w,
+                        g.h,
+                        title_size,
+                        &e.z_labels[z..=z],
+                        &[Label::default()],
+                    )
+                } else {
+                    g
+                };
                 sheet(Some(z), &g)
             })
             .collect(),
@@ -131,7 +144,11 @@ pub fn contact_sheets(run: &GridRun, opts: &SheetOptions) -> Result<Vec<Sheet>, 
             for (z, g) in sub_grids.iter().enumerate() {
                 all.paste(g, z as u32 * sw, 0);
             }
-            let all = if opts.draw_legend && has_z { annotate(&all, sw, sh, &e.z_labels, &[Label::default()]) } else { all };
+            let all = if opts.draw_legend && has_z {
+                annotate(&all, sw, sh, title_size, &e.z_labels, &[Label::default()])
+            } else {
+                all
+            };
             Ok(vec![sheet(None, &all)?])
         }
     }
@@ -165,6 +182,11 @@ fn placeholder(w: u32, h: u32, why: &str) -> Canvas {
     c
 }
 
+/// A1111's label size for a cell: `(w + h) // 25` pixels per em.
+fn label_size(w: u32, h: u32) -> f32 {
+    ((w + h) / 25).max(6) as f32
+}
+
 struct Line {
     text: String,
     active: bool,
@@ -176,26 +198,48 @@ fn wrapped(label: &Label, size: f32, width: f32) -> Vec<Line> {
         .lines
         .iter()
         .flat_map(|l| {
-            wrap(&l.text, size, width).into_iter().map(move |text| Line {
-                height: if text.is_empty() { 0.0 } else { line_height(size) },
-                text,
-                active: l.active,
-            })
+            wrap(&l.text, size, width)
+                .into_iter()
+                .map(move |text| Line {
+                    height: if text.is_empty() {
+                        0.0
+                    } else {
+                        line_height(size)
+                    },
+                    text,
+                    active: l.active,
+                })
         })
         .collect()
 }
 
 /// A1111's `draw_grid_annotations`: column labels above, row labels to the left.
-fn annotate(im: &Canvas, width: u32, height: u32, hor: &[Label], ver: &[Label]) -> Canvas {
-    let size = ((width + height) / 25).max(6) as f32;
+fn annotate(
+    im: &Canvas,
+    width: u32,
+    height: u32,
+    size: f32,
+    hor: &[Label],
+    ver: &[Label],
+) -> Canvas {
     let spacing = (size / 2.0).floor();
-    let pad_left = if ver.iter().all(Label::is_empty) { 0 } else { width * 3 / 4 };
+    let pad_left = if ver.iter().all(Label::is_empty) {
+        0
+    } else {
+        width * 3 / 4
+    };
     let hor: Vec<Vec<Line>> = hor.iter().map(|l| wrapped(l, size, width as f32)).collect();
-    let ver: Vec<Vec<Line>> = ver.iter().map(|l| wrapped(l, size, pad_left as f32)).collect();
+    let ver: Vec<Vec<Line>> = ver
+        .iter()
+        .map(|l| wrapped(l, size, pad_left as f32))
+        .collect();
     let block = |lines: &[Line]| lines.iter().map(|l| l.height + spacing).sum::<f32>() - spacing;
     let hor_h: Vec<f32> = hor.iter().map(|l| block(l)).collect();
     // A1111 subtracts one spacing per line here (so row labels centre on their text alone).
-    let ver_h: Vec<f32> = ver.iter().map(|l| block(l) + spacing - spacing * l.len() as f32).collect();
+    let ver_h: Vec<f32> = ver
+        .iter()
+        .map(|l| block(l) + spacing - spacing * l.len() as f32)
+        .collect();
     let pad_top = (hor_h.iter().cloned().fold(0.0, f32::max) + spacing * 2.0).ceil() as u32;
     let mut out = Canvas::new(im.w + pad_left, im.h + pad_top, WHITE);
     out.paste(im, pad_left, pad_top);

@@ -40,15 +40,15 @@ const INT_HINT: &str = "write integers or ranges: `1-5`, `1-5 (+2)`, `10-1 (-3)`
 const FLOAT_HINT: &str = "write numbers or ranges: `1.5-3 (+0.5)`, `1-2 [5]`";
 
 // A1111's patterns, verbatim; `fullmatch` becomes an anchored group.
-static RE_RANGE: LazyLock<Regex> = LazyLock::new(|| {
-    full(r"\s*([+-]?\s*\d+)\s*-\s*([+-]?\s*\d+)(?:\s*\(([+-]\d+)\s*\))?\s*")
-});
+static RE_RANGE: LazyLock<Regex> =
+    LazyLock::new(|| full(r"\s*([+-]?\s*\d+)\s*-\s*([+-]?\s*\d+)(?:\s*\(([+-]\d+)\s*\))?\s*"));
 static RE_RANGE_FLOAT: LazyLock<Regex> = LazyLock::new(|| {
-    full(r"\s*([+-]?\s*\d+(?:.\d*)?)\s*-\s*([+-]?\s*\d+(?:.\d*)?)(?:\s*\(([+-]\d+(?:.\d*)?)\s*\))?\s*")
+    full(
+        r"\s*([+-]?\s*\d+(?:.\d*)?)\s*-\s*([+-]?\s*\d+(?:.\d*)?)(?:\s*\(([+-]\d+(?:.\d*)?)\s*\))?\s*",
+    )
 });
-static RE_RANGE_COUNT: LazyLock<Regex> = LazyLock::new(|| {
-    full(r"\s*([+-]?\s*\d+)\s*-\s*([+-]?\s*\d+)(?:\s*\[(\d+)\s*])?\s*")
-});
+static RE_RANGE_COUNT: LazyLock<Regex> =
+    LazyLock::new(|| full(r"\s*([+-]?\s*\d+)\s*-\s*([+-]?\s*\d+)(?:\s*\[(\d+)\s*])?\s*"));
 static RE_RANGE_COUNT_FLOAT: LazyLock<Regex> = LazyLock::new(|| {
     full(r"\s*([+-]?\s*\d+(?:.\d*)?)\s*-\s*([+-]?\s*\d+(?:.\d*)?)(?:\s*\[(\d+(?:.\d*)?)\s*])?\s*")
 });
@@ -92,7 +92,11 @@ pub fn split_values(text: &str) -> Result<Vec<String>, ValueError> {
                 St::StartField | St::InField => match c {
                     None | Some('\n' | '\r') => {
                         out.push(std::mem::take(&mut field));
-                        st = if c.is_none() { St::StartRecord } else { St::EatCrnl };
+                        st = if c.is_none() {
+                            St::StartRecord
+                        } else {
+                            St::EatCrnl
+                        };
                     }
                     Some('"') if st == St::StartField => st = St::InQuoted,
                     Some(',') => {
@@ -120,24 +124,28 @@ pub fn split_values(text: &str) -> Result<Vec<String>, ValueError> {
                     }
                     None | Some('\n' | '\r') => {
                         out.push(std::mem::take(&mut field));
-                        st = if c.is_none() { St::StartRecord } else { St::EatCrnl };
+                        st = if c.is_none() {
+                            St::StartRecord
+                        } else {
+                            St::EatCrnl
+                        };
                     }
                     Some(ch) => {
                         field.push(ch);
                         st = St::InField;
                     }
                 },
-                St::EatCrnl => match c {
-                    Some('\n' | '\r') => {}
-                    None => st = St::StartRecord,
-                    Some(_) => {
-                        return Err(err(
+                St::EatCrnl => {
+                    match c {
+                        Some('\n' | '\r') => {}
+                        None => st = St::StartRecord,
+                        Some(_) => return Err(err(
                             text,
                             "a carriage return inside an unquoted value",
                             "put values with line breaks in double quotes, or use plain newlines",
-                        ))
+                        )),
                     }
-                },
+                }
             }
         }
     }
@@ -160,7 +168,11 @@ fn int_range(value: &str, start: i64, end: i64, step: i64) -> Result<Vec<i64>, V
         ((span - 1) / step.abs() + 1) as usize
     };
     if count > MAX_RANGE_VALUES {
-        return Err(err(value, format!("the range has {count} values"), format!("keep ranges under {MAX_RANGE_VALUES} values")));
+        return Err(err(
+            value,
+            format!("the range has {count} values"),
+            format!("keep ranges under {MAX_RANGE_VALUES} values"),
+        ));
     }
     Ok((0..count as i64).map(|i| start + i * step).collect())
 }
@@ -199,14 +211,22 @@ pub(crate) fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
 /// the second one `start + step`, the rest `start + i * (second - start)`.
 fn arange(value: &str, start: f64, stop: f64, step: f64) -> Result<Vec<f64>, ValueError> {
     if step == 0.0 {
-        return Err(err(value, "the step is 0", "use a step like (+0.5) or (-1)"));
+        return Err(err(
+            value,
+            "the step is 0",
+            "use a step like (+0.5) or (-1)",
+        ));
     }
     let len = ((stop - start) / step).ceil();
     if len.is_nan() {
         return Err(err(value, "the range has no length", FLOAT_HINT));
     }
     if len > MAX_RANGE_VALUES as f64 {
-        return Err(err(value, format!("the range has {len} values"), format!("keep ranges under {MAX_RANGE_VALUES} values")));
+        return Err(err(
+            value,
+            format!("the range has {len} values"),
+            format!("keep ranges under {MAX_RANGE_VALUES} values"),
+        ));
     }
     let len = if len <= 0.0 { 0 } else { len as usize };
     let mut out = Vec::with_capacity(len);
@@ -225,10 +245,20 @@ fn arange(value: &str, start: f64, stop: f64, step: f64) -> Result<Vec<f64>, Val
 
 fn count_of(value: &str, group: Option<regex::Match<'_>>) -> Result<usize, ValueError> {
     let Some(g) = group else { return Ok(1) };
-    let n = py_int(g.as_str()).ok_or_else(|| err(value, format!("the count `{}` is not an integer", g.as_str()), "write the count as `[5]`"))?;
+    let n = py_int(g.as_str()).ok_or_else(|| {
+        err(
+            value,
+            format!("the count `{}` is not an integer", g.as_str()),
+            "write the count as `[5]`",
+        )
+    })?;
     let n = n as usize;
     if n > MAX_RANGE_VALUES {
-        return Err(err(value, format!("the count {n} is too large"), format!("keep ranges under {MAX_RANGE_VALUES} values")));
+        return Err(err(
+            value,
+            format!("the count {n} is too large"),
+            format!("keep ranges under {MAX_RANGE_VALUES} values"),
+        ));
     }
     Ok(n)
 }
@@ -238,7 +268,8 @@ pub fn parse_int_values(text: &str) -> Result<Vec<i64>, ValueError> {
     let mut out = Vec::new();
     for val in split_values(text)? {
         let num = |s: &str| {
-            py_int(s).ok_or_else(|| err(&val, format!("`{}` is not an integer", s.trim()), INT_HINT))
+            py_int(s)
+                .ok_or_else(|| err(&val, format!("`{}` is not an integer", s.trim()), INT_HINT))
         };
         if let Some(m) = RE_RANGE.captures(&val) {
             let start = num(&m[1])?;
@@ -250,7 +281,11 @@ pub fn parse_int_values(text: &str) -> Result<Vec<i64>, ValueError> {
             let end = num(&m[2])?;
             let n = count_of(&val, m.get(3))?;
             // Python's int() on a float truncates toward zero.
-            out.extend(linspace(start as f64, end as f64, n).into_iter().map(|x| x.trunc() as i64));
+            out.extend(
+                linspace(start as f64, end as f64, n)
+                    .into_iter()
+                    .map(|x| x.trunc() as i64),
+            );
         } else {
             out.push(num(&val)?);
         }
@@ -263,12 +298,17 @@ pub fn parse_float_values(text: &str) -> Result<Vec<f64>, ValueError> {
     let mut out = Vec::new();
     for val in split_values(text)? {
         let num = |s: &str| {
-            py_float(s).ok_or_else(|| err(&val, format!("`{}` is not a number", s.trim()), FLOAT_HINT))
+            py_float(s)
+                .ok_or_else(|| err(&val, format!("`{}` is not a number", s.trim()), FLOAT_HINT))
         };
         if let Some(m) = RE_RANGE_FLOAT.captures(&val) {
             let start = num(&m[1])?;
             let end = num(&m[2])?;
-            let step = m.get(3).map(|g| num(g.as_str())).transpose()?.unwrap_or(1.0);
+            let step = m
+                .get(3)
+                .map(|g| num(g.as_str()))
+                .transpose()?
+                .unwrap_or(1.0);
             out.extend(arange(&val, start, end + step, step)?);
         } else if let Some(m) = RE_RANGE_COUNT_FLOAT.captures(&val) {
             let start = num(&m[1])?;
@@ -301,7 +341,10 @@ mod tests {
     fn ranges() {
         assert_eq!(parse_int_values("10-1 (-3)").unwrap(), [10, 7, 4]);
         assert_eq!(parse_int_values("1-10 [5]").unwrap(), [1, 3, 5, 7, 10]);
-        assert_eq!(parse_float_values("1.5-3 (+0.5)").unwrap(), [1.5, 2.0, 2.5, 3.0]);
+        assert_eq!(
+            parse_float_values("1.5-3 (+0.5)").unwrap(),
+            [1.5, 2.0, 2.5, 3.0]
+        );
         let e = parse_int_values("1-5 (+0)").unwrap_err();
         assert!(e.reason.contains("step is 0"), "{e:?}");
     }

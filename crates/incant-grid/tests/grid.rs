@@ -2,9 +2,9 @@
 //! PNGs (made here, decoded back with the png crate).
 
 use incant_grid::{
-    contact_sheets, curve_csv, curve_png, default_cfg_scales, prompt_matrix, render_html, run_cells, Axis, AxisKind, CurvePoint,
-    CurveSeries, ExpandOptions, Grid, GridBase, GridError, HtmlImages, HtmlOptions, MatrixOptions, RenderedPrompt, SheetLayout,
-    SheetOptions,
+    contact_sheets, curve_csv, curve_png, default_cfg_scales, prompt_matrix, render_html,
+    run_cells, Axis, AxisKind, CurvePoint, CurveSeries, ExpandOptions, Grid, GridBase, GridError,
+    HtmlImages, HtmlOptions, MatrixOptions, RenderedPrompt, SheetLayout, SheetOptions,
 };
 use incant_image_provider::{GeneratedImage, ImageError, ImageRequest, ImageResponse};
 use std::collections::BTreeMap;
@@ -63,7 +63,9 @@ fn expansion_applies_axes_in_order() {
         y: Some(Axis::parse(AxisKind::PromptSr, "cat, dog").unwrap()),
         z: Some(Axis::parse(AxisKind::Provider, "a1111:http://a, comfyui:http://b").unwrap()),
     };
-    let e = grid.expand(&base("a cat on a mat"), &ExpandOptions::default()).unwrap();
+    let e = grid
+        .expand(&base("a cat on a mat"), &ExpandOptions::default())
+        .unwrap();
     assert_eq!((e.nx, e.ny, e.nz), (3, 2, 2));
     assert_eq!(e.cells.len(), 12);
     let c = e.cell(2, 1, 1);
@@ -74,8 +76,18 @@ fn expansion_applies_axes_in_order() {
     assert_eq!(c.request.seed, Some(42));
     assert_eq!(e.cell(0, 0, 0).request.prompt, "a cat on a mat");
     let labels: Vec<String> = e.x_labels.iter().map(|l| l.plain()).collect();
-    assert_eq!(labels, ["CFG Scale: 3.0", "CFG Scale: 5.0", "CFG Scale: 7.0"]);
-    assert_eq!(e.titles, ["CFG Scale".to_string(), "Prompt S/R".into(), "Provider".into()]);
+    assert_eq!(
+        labels,
+        ["CFG Scale: 3.0", "CFG Scale: 5.0", "CFG Scale: 7.0"]
+    );
+    assert_eq!(
+        e.titles,
+        [
+            "CFG Scale".to_string(),
+            "Prompt S/R".into(),
+            "Provider".into()
+        ]
+    );
     // The provider (A1111's checkpoint) is the outer loop: all of z=0 before z=1.
     assert!(e.order[..6].iter().all(|&i| e.cells[i].z == 0));
     let mut sorted = e.order.clone();
@@ -86,11 +98,15 @@ fn expansion_applies_axes_in_order() {
 #[test]
 fn search_string_must_be_in_the_prompt() {
     let grid = Grid::new(Axis::parse(AxisKind::PromptSr, "horse, cow").unwrap());
-    let err = grid.expand(&base("a cat"), &ExpandOptions::default()).unwrap_err();
+    let err = grid
+        .expand(&base("a cat"), &ExpandOptions::default())
+        .unwrap_err();
     assert!(matches!(err, GridError::SearchNotFound { .. }), "{err}");
     assert!(err.to_string().contains("horse"));
     let grid = Grid::new(Axis::parse(AxisKind::NegativePromptSr, "blurry, noisy").unwrap());
-    let e = grid.expand(&base("a cat"), &ExpandOptions::default()).unwrap();
+    let e = grid
+        .expand(&base("a cat"), &ExpandOptions::default())
+        .unwrap();
     assert_eq!(e.cell(1, 0, 0).request.negative_prompt, "noisy");
     assert_eq!(e.cell(1, 0, 0).request.prompt, "a cat");
 }
@@ -104,7 +120,10 @@ fn random_seeds_fixed_once_per_axis_value() {
     };
     let mut b = base("x");
     b.request.seed = None;
-    let opts = ExpandOptions { rng_seed: Some(7), ..ExpandOptions::default() };
+    let opts = ExpandOptions {
+        rng_seed: Some(7),
+        ..ExpandOptions::default()
+    };
     let e = grid.expand(&b, &opts).unwrap();
     let s = |x, y| e.cell(x, y, 0).request.seed.unwrap();
     assert_eq!(s(1, 0), 5);
@@ -112,8 +131,15 @@ fn random_seeds_fixed_once_per_axis_value() {
     assert_ne!(s(0, 0), s(2, 0), "each -1 is drawn separately");
     assert!(s(0, 0) < 4_294_967_294);
     assert!(e.x_labels[0].plain().starts_with("Seed: "));
-    assert_ne!(e.x_labels[0].plain(), "Seed: -1", "labels show the fixed seed as A1111 does");
-    let keep = ExpandOptions { keep_random_seeds: true, rng_seed: Some(7) };
+    assert_ne!(
+        e.x_labels[0].plain(),
+        "Seed: -1",
+        "labels show the fixed seed as A1111 does"
+    );
+    let keep = ExpandOptions {
+        keep_random_seeds: true,
+        rng_seed: Some(7),
+    };
     let e = grid.expand(&b, &keep).unwrap();
     assert_eq!(e.cell(0, 0, 0).request.seed, None);
     assert_eq!(e.cell(0, 0, 0).request.steps, 10);
@@ -122,7 +148,8 @@ fn random_seeds_fixed_once_per_axis_value() {
 
 #[test]
 fn var_axis_renders_the_template() {
-    let grid = Grid::new(Axis::parse(AxisKind::parse("var:animal").unwrap(), "cat,\"fox, red\"").unwrap());
+    let grid =
+        Grid::new(Axis::parse(AxisKind::parse("var:animal").unwrap(), "cat,\"fox, red\"").unwrap());
     let mut b = base("unused");
     b.vars.insert("style".into(), "oil".into());
     let e = grid
@@ -136,12 +163,18 @@ fn var_axis_renders_the_template() {
     assert_eq!(e.cell(1, 0, 0).request.prompt, "oil painting of a fox, red");
     assert_eq!(e.cell(1, 0, 0).vars["animal"], "fox, red");
     assert_eq!(e.x_labels[0].plain(), "animal: cat");
-    assert!(matches!(grid.expand(&b, &ExpandOptions::default()), Err(GridError::Template { .. })));
+    assert!(matches!(
+        grid.expand(&b, &ExpandOptions::default()),
+        Err(GridError::Template { .. })
+    ));
 }
 
 #[test]
 fn prompt_matrix_order_is_a1111s() {
-    let m = prompt_matrix("a busy city street | illustration | cinematic lighting,", &MatrixOptions::default());
+    let m = prompt_matrix(
+        "a busy city street | illustration | cinematic lighting,",
+        &MatrixOptions::default(),
+    );
     assert_eq!(
         m.prompts,
         [
@@ -151,10 +184,19 @@ fn prompt_matrix_order_is_a1111s() {
             "a busy city street , illustration, cinematic lighting",
         ]
     );
-    let m = prompt_matrix("a|b|c|d", &MatrixOptions { put_at_start: true, ..MatrixOptions::default() });
+    let m = prompt_matrix(
+        "a|b|c|d",
+        &MatrixOptions {
+            put_at_start: true,
+            ..MatrixOptions::default()
+        },
+    );
     assert_eq!(m.prompts.len(), 8);
     assert_eq!(m.prompts[5], "b, d, a");
-    let opts = MatrixOptions { different_seeds: true, ..MatrixOptions::default() };
+    let opts = MatrixOptions {
+        different_seeds: true,
+        ..MatrixOptions::default()
+    };
     let e = m.expansion(&base("ignored"), &opts, &ExpandOptions::default());
     // 3 optional parts: 2 in the columns (4 columns), 1 in the rows (2 rows).
     assert_eq!((e.nx, e.ny), (4, 2));
@@ -170,16 +212,23 @@ fn generated_run(fail_at: Option<(usize, usize, usize)>) -> incant_grid::GridRun
         y: Some(Axis::parse(AxisKind::Sampler, "Euler a, DPM++ 2M").unwrap()),
         z: Some(Axis::parse(AxisKind::CfgScale, "5, 9").unwrap()),
     };
-    let e = grid.expand(&base("a lighthouse at dusk"), &ExpandOptions::default()).unwrap();
+    let e = grid
+        .expand(&base("a lighthouse at dusk"), &ExpandOptions::default())
+        .unwrap();
     run_cells(e, |cell| {
         if Some((cell.x, cell.y, cell.z)) == fail_at {
-            return Err(ImageError::Call("HTTP 500 from a1111: CUDA out of memory".into()));
+            return Err(ImageError::Call(
+                "HTTP 500 from a1111: CUDA out of memory".into(),
+            ));
         }
         let i = cell.x + cell.y * 3 + cell.z * 6;
         // One provider answers at a different size: the sheet resizes it.
         let (w, h) = if i == 4 { (48, 32) } else { (96, 64) };
         Ok(ImageResponse {
-            images: vec![GeneratedImage { png: solid_png(w, h, color_of(i)), seed: cell.request.seed }],
+            images: vec![GeneratedImage {
+                png: solid_png(w, h, color_of(i)),
+                seed: cell.request.seed,
+            }],
             latency: Duration::from_millis(120 + i as u64),
             cost: None,
             metadata: serde_json::json!({"i": i}),
@@ -191,44 +240,76 @@ fn generated_run(fail_at: Option<(usize, usize, usize)>) -> incant_grid::GridRun
 #[test]
 fn contact_sheet_png_has_cells_and_labels() {
     let run = generated_run(Some((2, 1, 0)));
-    let sheets = contact_sheets(&run, &SheetOptions { layout: SheetLayout::PerZ, ..SheetOptions::default() }).unwrap();
+    let sheets = contact_sheets(
+        &run,
+        &SheetOptions {
+            layout: SheetLayout::PerZ,
+            ..SheetOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!(sheets.len(), 2);
     let img = decode(&sheets[0].png);
     let (cw, ch) = (96u32, 64u32);
     let pad_left = cw * 3 / 4;
-    assert_eq!(img.0, 3 * cw + pad_left, "width: cells plus the row-label margin");
+    assert_eq!(
+        img.0,
+        3 * cw + pad_left,
+        "width: cells plus the row-label margin"
+    );
     assert_eq!((img.0, img.1), (sheets[0].width, sheets[0].height));
-    let pad_top = img.1 - 2 * ch - {
-        // z title band on top of the column labels
-        let plain = contact_sheets(&run, &SheetOptions { layout: SheetLayout::PerZ, draw_legend: false, ..SheetOptions::default() }).unwrap();
-        assert_eq!((plain[0].width, plain[0].height), (3 * cw, 2 * ch));
-        0
-    };
-    assert!(pad_top > 0);
+    let plain = contact_sheets(
+        &run,
+        &SheetOptions {
+            layout: SheetLayout::PerZ,
+            draw_legend: false,
+            ..SheetOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!((plain[0].width, plain[0].height), (3 * cw, 2 * ch));
+    // Above the cells: the z title, then the column labels.
     let top_band = img.1 - 2 * ch;
+    assert!(top_band > 20, "label band {top_band} px");
     for y in 0..2 {
         for x in 0..3 {
             if (x, y) == (2, 1) {
                 continue;
             }
             let (px, py) = (pad_left + x * cw + cw / 2, top_band + y * ch + ch / 2);
-            assert_eq!(pixel(&img, px, py), color_of((x + y * 3) as usize), "cell ({x},{y})");
+            assert_eq!(
+                pixel(&img, px, py),
+                color_of((x + y * 3) as usize),
+                "cell ({x},{y})"
+            );
         }
     }
     // The failed cell is a dark placeholder with light text in it.
     let (fx, fy) = (pad_left + 2 * cw, top_band + ch);
     assert_eq!(pixel(&img, fx + cw - 2, fy + ch - 2), [48, 48, 48]);
-    let light = (fx..fx + cw).flat_map(|x| (fy..fy + ch).map(move |y| (x, y))).filter(|&(x, y)| pixel(&img, x, y)[0] > 150).count();
+    let light = (fx..fx + cw)
+        .flat_map(|x| (fy..fy + ch).map(move |y| (x, y)))
+        .filter(|&(x, y)| pixel(&img, x, y)[0] > 150)
+        .count();
     assert!(light > 20, "placeholder text drawn ({light} light pixels)");
     // Column labels above the cells and row labels left of them: dark ink on white.
     let ink = |x0: u32, x1: u32, y0: u32, y1: u32| {
-        (x0..x1).flat_map(|x| (y0..y1).map(move |y| (x, y))).filter(|&(x, y)| pixel(&img, x, y)[0] < 100).count()
+        (x0..x1)
+            .flat_map(|x| (y0..y1).map(move |y| (x, y)))
+            .filter(|&(x, y)| pixel(&img, x, y)[0] < 100)
+            .count()
     };
     for col in 0..3 {
-        assert!(ink(pad_left + col * cw, pad_left + (col + 1) * cw, 0, top_band) > 10, "column {col} label");
+        assert!(
+            ink(pad_left + col * cw, pad_left + (col + 1) * cw, 0, top_band) > 10,
+            "column {col} label"
+        );
     }
     for row in 0..2 {
-        assert!(ink(0, pad_left, top_band + row * ch, top_band + (row + 1) * ch) > 10, "row {row} label");
+        assert!(
+            ink(0, pad_left, top_band + row * ch, top_band + (row + 1) * ch) > 10,
+            "row {row} label"
+        );
     }
     // Combined: both z sub-grids side by side under their titles.
     let all = contact_sheets(&run, &SheetOptions::default()).unwrap();
@@ -241,17 +322,36 @@ fn contact_sheet_png_has_cells_and_labels() {
 #[test]
 fn html_lists_every_cell_with_metadata() {
     let run = generated_run(Some((0, 1, 1)));
-    let html = render_html(&run, &HtmlOptions { title: "lighthouse <grid>".into(), images: HtmlImages::DataUri });
+    let html = render_html(
+        &run,
+        &HtmlOptions {
+            title: "lighthouse <grid>".into(),
+            images: HtmlImages::DataUri,
+        },
+    );
     assert!(html.contains("lighthouse &lt;grid&gt;"));
     for cell in &run.expansion.cells {
-        let tag = format!("data-x=\"{}\" data-y=\"{}\" data-z=\"{}\"", cell.x, cell.y, cell.z);
+        let tag = format!(
+            "data-x=\"{}\" data-y=\"{}\" data-z=\"{}\"",
+            cell.x, cell.y, cell.z
+        );
         assert_eq!(html.matches(&tag).count(), 1, "{tag}");
     }
     assert_eq!(html.matches("data:image/png;base64,").count(), 11);
     assert!(html.contains("CUDA out of memory"));
-    assert!(html.contains("DPM++ 2M") && html.contains("<dt>seed</dt><dd>42</dd>") && html.contains("<dd>121 ms</dd>"));
+    assert!(
+        html.contains("DPM++ 2M")
+            && html.contains("<dt>seed</dt><dd>42</dd>")
+            && html.contains("<dd>121 ms</dd>")
+    );
     assert!(html.contains("CFG Scale: 9.0"));
-    let files = render_html(&run, &HtmlOptions { title: String::new(), images: HtmlImages::Files("img".into()) });
+    let files = render_html(
+        &run,
+        &HtmlOptions {
+            title: String::new(),
+            images: HtmlImages::Files("img".into()),
+        },
+    );
     assert!(files.contains("src=\"img/cell-z0-y0-x0.png\""));
     let dir = tempfile::tempdir().unwrap();
     incant_grid::write_cell_images(&run, dir.path()).unwrap();
@@ -260,7 +360,10 @@ fn html_lists_every_cell_with_metadata() {
 
 #[test]
 fn curve_png_decodes_and_csv_lists_points() {
-    assert_eq!(default_cfg_scales(), [1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+    assert_eq!(
+        default_cfg_scales(),
+        [1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    );
     let series: Vec<CurveSeries> = ["local:sd", "a1111:http://127.0.0.1:7860"]
         .iter()
         .enumerate()
@@ -269,7 +372,11 @@ fn curve_png_decodes_and_csv_lists_points() {
             points: default_cfg_scales()
                 .iter()
                 .rev()
-                .map(|&g| CurvePoint { cfg_scale: g, clip_score: 22.0 + g * 0.6 + k as f64, fid: 30.0 - 2.0 * g + 0.4 * g * g + 3.0 * k as f64 })
+                .map(|&g| CurvePoint {
+                    cfg_scale: g,
+                    clip_score: 22.0 + g * 0.6 + k as f64,
+                    fid: 30.0 - 2.0 * g + 0.4 * g * g + 3.0 * k as f64,
+                })
                 .collect(),
         })
         .collect();
@@ -284,6 +391,13 @@ fn curve_png_decodes_and_csv_lists_points() {
     assert_eq!(lines.len(), 17);
     assert!(lines[1].starts_with("local:sd,1.5,22.9,"), "{}", lines[1]);
     assert!(curve_png(&[]).is_err());
-    let bad = vec![CurveSeries { provider: "x".into(), points: vec![CurvePoint { cfg_scale: 7.0, clip_score: f64::NAN, fid: 1.0 }] }];
+    let bad = vec![CurveSeries {
+        provider: "x".into(),
+        points: vec![CurvePoint {
+            cfg_scale: 7.0,
+            clip_score: f64::NAN,
+            fid: 1.0,
+        }],
+    }];
     assert!(matches!(curve_png(&bad), Err(GridError::Curve(_))));
 }
