@@ -10,8 +10,9 @@ Three models, each a folder in transformers' layout (config.json, model.safetens
 preprocessor_config.json) plus reference.json:
 - quick_gelu: OpenAI's layout (quick_gelu, the legacy eos_token_id 2, so the text is pooled at
   the argmax of the ids), a 512-token vocabulary fed ids directly;
-- gelu: OpenCLIP ViT-H/14's activation (exact erf GELU), pooling at the first eos_token_id,
-  layer_norm_eps 1e-6, a 512-token vocabulary fed ids directly;
+- gelu: OpenCLIP ViT-H/14's activation (exact erf GELU), pooling at the first eos_token_id
+  (300, not the largest id, so the two pooling rules differ), layer_norm_eps 1e-6, a 512-token
+  vocabulary fed ids directly;
 - full_vocab: the real 49,408-token vocabulary (hidden size 4, weights stored as float16 to
   stay small), fed the ids of OpenAI's tokenizer (open_clip's copy of `simple_tokenizer`, whose
   `tokenize` truncates to 77 tokens and keeps the end marker), with CLIP scores computed by
@@ -115,6 +116,9 @@ def id_sequences(vocab, eos, seed):
     # new rule at the first eos; both are what transformers does.
     words = torch.randint(0, vocab - 3, (6,), generator=g).tolist()
     seqs.append([bos] + words[:3] + [eos] + words[3:] + [eos])
+    # No eos at all (what slicing a long caption gives): argmax pools at the largest id, the
+    # eos rule at position 0.
+    seqs.append([bos] + torch.randint(0, vocab - 3, (9,), generator=g).tolist())
     return seqs
 
 
@@ -255,8 +259,9 @@ def main():
     folder, _, ref = write_variant(out_dir, "quick_gelu", cfg, 1, model_images, id_sequences(512, 511, 11))
     json.dump(ref, open(os.path.join(folder, "reference.json"), "w"))
 
-    cfg = tiny_config("gelu", 36, 3, 40, 5, vocab=512, eos=511, eps=1e-6, proj=24)
-    folder, _, ref = write_variant(out_dir, "gelu", cfg, 2, model_images, id_sequences(512, 511, 12))
+    # eos 300 is not the largest id, so the two pooling rules pick different positions.
+    cfg = tiny_config("gelu", 36, 3, 40, 5, vocab=512, eos=300, eps=1e-6, proj=24)
+    folder, _, ref = write_variant(out_dir, "gelu", cfg, 2, model_images, id_sequences(512, 300, 12))
     json.dump(ref, open(os.path.join(folder, "reference.json"), "w"))
 
     cfg = tiny_config("quick_gelu", 4, 2, 16, 2, vocab=49408, eos=2, eps=1e-5, proj=8)

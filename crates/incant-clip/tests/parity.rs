@@ -74,6 +74,7 @@ fn processor_json(shortest: usize, crop_h: usize, crop_w: usize, resample: u64) 
 fn preprocessing_matches_clip_image_processor() {
     let reference: PreReference = read_json(&data().join("preprocess_reference.json"));
     assert!(reference.cases.len() >= 7);
+    let mut worst: f64 = 0.0;
     for case in &reference.cases {
         let p = processor_json(32, 32, 32, case.resample);
         let got = p.preprocess(&image(&case.image)).unwrap();
@@ -84,7 +85,9 @@ fn preprocessing_matches_clip_image_processor() {
             case.image,
             case.resample
         );
+        worst = worst.max(d);
     }
+    eprintln!("pixel values: max |diff| {worst:.2e}");
     let pad = &reference.padded;
     let p = processor_json(pad.size, pad.crop_height, pad.crop_width, 3);
     let got = p.preprocess(&image(&pad.image)).unwrap();
@@ -128,29 +131,40 @@ fn load_variant(name: &str) -> (ClipModel, ModelReference) {
     (model, read_json(&dir.join("reference.json")))
 }
 
-fn check_images(name: &str, model: &ClipModel, reference: &ModelReference) {
+/// The largest difference of the image embeddings from the reference.
+fn image_diff(model: &ClipModel, reference: &ModelReference) -> f64 {
     let names: Vec<&String> = reference.images.keys().collect();
     let imgs: Vec<_> = names.iter().map(|n| image(n)).collect();
     let got = model.embed_images(&imgs).unwrap();
-    for (n, emb) in names.iter().zip(&got) {
-        let d = max_diff(emb, &reference.images[*n]);
-        assert!(d < TOL, "{name} image {n}: max |diff| {d}");
-    }
+    names
+        .iter()
+        .zip(&got)
+        .map(|(n, emb)| max_diff(emb, &reference.images[*n]))
+        .fold(0.0, f64::max)
+}
+
+/// The largest difference of the id sequences' text embeddings from the reference, all
+/// sequences in one batch of mixed lengths (padded inside).
+fn text_diff(model: &ClipModel, reference: &ModelReference) -> f64 {
+    assert!(!reference.texts.is_empty());
+    let ids: Vec<Vec<u32>> = reference.texts.iter().map(|t| t.ids.clone()).collect();
+    let got = model.embed_token_ids(&ids).unwrap();
+    got.iter()
+        .zip(&reference.texts)
+        .map(|(emb, case)| max_diff(emb, &case.embedding))
+        .fold(0.0, f64::max)
+}
+
+fn check_images(name: &str, model: &ClipModel, reference: &ModelReference) {
+    let d = image_diff(model, reference);
+    eprintln!("{name}: image embeddings max |diff| {d:.2e}");
+    assert!(d < TOL, "{name} images: max |diff| {d}");
 }
 
 fn check_ids(name: &str, model: &ClipModel, reference: &ModelReference) {
-    assert!(!reference.texts.is_empty());
-    let ids: Vec<Vec<u32>> = reference.texts.iter().map(|t| t.ids.clone()).collect();
-    // One batch of mixed lengths (padded inside) must give each sequence's own features.
-    let got = model.embed_token_ids(&ids).unwrap();
-    for (i, (emb, case)) in got.iter().zip(&reference.texts).enumerate() {
-        let d = max_diff(emb, &case.embedding);
-        assert!(
-            d < TOL,
-            "{name} text {i} ({} ids): max |diff| {d}",
-            case.ids.len()
-        );
-    }
+    let d = text_diff(model, reference);
+    eprintln!("{name}: text embeddings max |diff| {d:.2e}");
+    assert!(d < TOL, "{name} texts: max |diff| {d}");
 }
 
 #[test]
@@ -177,10 +191,49 @@ fn gelu_model_matches_transformers() {
     );
     assert_eq!(
         model.config().text.pooling(),
-        incant_clip::Pooling::FirstId(511)
+        incant_clip::Pooling::FirstId(300)
     );
     check_images("gelu", &model, &reference);
     check_ids("gelu", &model, &reference);
+}
+
+/// The `gelu` model with `config.json` edited: the parity checks must notice a wrong
+/// activation or pooling rule, or they prove nothing.
+#[test]
+fn parity_detects_wrong_activation_and_pooling() {
+    let (_, reference) = load_variant("gelu");
+    let src = data().join("gelu");
+    let config: serde_json::Value = read_json(&src.join("config.json"));
+    let edits: [(&str, &str, serde_json::Value); 3] = [
+        ("text_config", "hidden_act", "quick_gelu".into()),
+        ("vision_config", "hidden_act", "gelu_new".into()),
+        ("text_config", "eos_token_id", 2.into()),
+    ];
+    for (tower, key, value) in edits {
+        let tmp = std::env::temp_dir().join(format!(
+            "incant-clip-edit-{}-{tower}-{key}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&tmp).unwrap();
+        for f in ["model.safetensors", "preprocessor_config.json"] {
+            std::fs::copy(src.join(f), tmp.join(f)).unwrap();
+        }
+        let mut edited = config.clone();
+        edited[tower][key] = value;
+        std::fs::write(tmp.join("config.json"), edited.to_string()).unwrap();
+        let model = ClipModel::load(&tmp).unwrap();
+        let d = if tower == "text_config" {
+            text_diff(&model, &reference)
+        } else {
+            image_diff(&model, &reference)
+        };
+        eprintln!("gelu with {tower}.{key} edited: max |diff| {d:.2e}");
+        assert!(
+            d > 5.0 * TOL,
+            "{tower}.{key} edited, yet max |diff| is only {d}"
+        );
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 }
 
 /// `INCANT_MODELS`, else the workspace's `models/`.
@@ -236,13 +289,17 @@ fn full_path_matches_transformers_and_torchmetrics() {
     assert!(w.to_string().contains("dropped"), "{w}");
 
     let (embs, _) = model.embed_texts(&captions).unwrap();
+    let mut worst: f64 = 0.0;
     for (emb, case) in embs.iter().zip(&reference.captions) {
         let d = max_diff(emb, &case.embedding);
         assert!(d < TOL, "caption {:?}: max |diff| {d}", case.caption);
+        worst = worst.max(d);
     }
+    eprintln!("full_vocab: caption embeddings max |diff| {worst:.2e}");
 
     assert!(reference.torchmetrics_clip_score.len() > 10);
     let mut clamped = 0;
+    let mut worst: f64 = 0.0;
     for case in &reference.torchmetrics_clip_score {
         let imgs: Vec<_> = case.images.iter().map(|n| image(n)).collect();
         let caps: Vec<&str> = case.captions.iter().map(String::as_str).collect();
@@ -256,6 +313,7 @@ fn full_path_matches_transformers_and_torchmetrics() {
             case.score
         );
         assert_eq!(got.per_sample.len(), caps.len());
+        worst = worst.max((got.score - case.score).abs());
         if case.score == 0.0 {
             clamped += 1;
             assert!(got.per_sample.iter().sum::<f64>() < 0.0);
@@ -269,6 +327,10 @@ fn full_path_matches_transformers_and_torchmetrics() {
     assert!(
         clamped > 0,
         "the reference must include a clamped (negative) case"
+    );
+    eprintln!(
+        "CLIP score vs torchmetrics, {} cases: max |diff| {worst:.2e}",
+        reference.torchmetrics_clip_score.len()
     );
 }
 
