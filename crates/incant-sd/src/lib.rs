@@ -15,6 +15,7 @@
 //! - [`conditioning`]: weighted prompts to text-encoder hidden states.
 //! - [`sampler`]: the noise schedule and the DDIM / Euler / Euler a steps.
 //! - [`rng`]: the seeded Gaussian noise.
+//! - [`tiny`]: tiny deterministic model folders for tests (this crate's and its users').
 
 pub mod chunks;
 pub mod conditioning;
@@ -24,6 +25,7 @@ pub mod pipeline;
 pub mod rng;
 pub mod sampler;
 pub mod text_encoder;
+pub mod tiny;
 
 pub use error::SdError;
 pub use pipeline::{RgbImage, SdPipeline, SdRequest};

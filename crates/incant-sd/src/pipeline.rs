@@ -308,6 +308,26 @@ impl SdPipeline {
         SamplerKind::from_class(self.schedule.class_name.as_deref())
     }
 
+    /// The CLIP text encoder.
+    pub fn text_encoder(&self) -> &ClipTextEncoder {
+        &self.text
+    }
+
+    /// candle's UNet, built from `unet/config.json`.
+    pub fn unet(&self) -> &UNet2DConditionModel {
+        &self.unet
+    }
+
+    /// candle's VAE, built from `vae/config.json`.
+    pub fn vae(&self) -> &AutoEncoderKL {
+        &self.vae
+    }
+
+    /// The VAE's config (scale and latent scaling factor).
+    pub fn vae_config(&self) -> &VaeConfig {
+        &self.vae_cfg
+    }
+
     /// The noise schedule read from the folder.
     pub fn schedule(&self) -> &NoiseSchedule {
         &self.schedule

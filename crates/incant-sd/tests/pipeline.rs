@@ -1,16 +1,14 @@
 //! End to end on tiny random weights the tests write: the real loader reads a diffusers
 //! folder, the real samplers run, real PNGs come out.
 
-mod common;
-
-use common::{decode_png, write_bpe, write_model, Tiny, TURBO_SCHEDULER};
+use incant_sd::tiny::{write_bpe, write_model, Tiny, TURBO_SCHEDULER};
 use incant_sd::{SdError, SdPipeline, SdRequest};
 
 fn setup(tiny: Tiny) -> (tempfile::TempDir, SdPipeline) {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
-    write_model(&model, tiny);
-    let bpe = write_bpe(dir.path());
+    write_model(&model, tiny).unwrap();
+    let bpe = write_bpe(dir.path()).unwrap();
     let pipe = SdPipeline::load(&model, &bpe).unwrap();
     (dir, pipe)
 }
@@ -219,8 +217,8 @@ fn weights_scale_token_states_and_keep_the_chunk_mean() {
 fn bad_folders_and_requests_are_named_errors() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("model");
-    write_model(&model, SD1);
-    let bpe = write_bpe(dir.path());
+    write_model(&model, SD1).unwrap();
+    let bpe = write_bpe(dir.path()).unwrap();
 
     let err = SdPipeline::load(&model, &dir.path().join("nope.txt.gz")).unwrap_err();
     assert!(matches!(err, SdError::MissingFile { .. }), "{err}");
@@ -260,7 +258,7 @@ fn bad_folders_and_requests_are_named_errors() {
             .contains("vae/diffusion_pytorch_model.safetensors"),
         "{err}"
     );
-    write_model(&model, SD1);
+    write_model(&model, SD1).unwrap();
 
     let pipe = SdPipeline::load(&model, &bpe).unwrap();
     let err = pipe
@@ -290,4 +288,16 @@ fn bad_folders_and_requests_are_named_errors() {
         )
         .unwrap_err();
     assert!(err.to_string().contains("steps"), "{err}");
+}
+
+/// Decodes PNG bytes into (width, height, RGB pixels).
+pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
 }
