@@ -14,6 +14,9 @@ use incant_image_provider::ImageRequest;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// The most cells one grid may have (each is a generation).
+pub const MAX_CELLS: usize = 100_000;
+
 /// One line of an axis label; inactive lines (a prompt matrix part that is off) are drawn
 /// grey and struck through, as A1111 draws them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -246,6 +249,15 @@ impl Grid {
             .collect();
         let len = |i: usize| fixed[i].as_ref().map_or(1, Vec::len);
         let (nx, ny, nz) = (len(0), len(1), len(2));
+        let total = nx.saturating_mul(ny).saturating_mul(nz);
+        if total > MAX_CELLS {
+            return Err(GridError::TooManyCells {
+                cells: total,
+                hint: format!(
+                    "a grid holds at most {MAX_CELLS} cells; use fewer values or split the grid"
+                ),
+            });
+        }
         let has_var = present.iter().any(|a| matches!(a.kind, AxisKind::Var(_)));
         let mut cells = Vec::with_capacity(nx * ny * nz);
         for iz in 0..nz {

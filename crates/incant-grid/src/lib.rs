@@ -24,7 +24,7 @@ pub mod values;
 pub use axis::{value_label, Axis, AxisKind, AxisValue};
 pub use curve::{curve_csv, curve_png, default_cfg_scales, CurvePoint, CurveSeries};
 pub use expand::{
-    Cell, ExpandOptions, Expansion, Grid, GridBase, Label, LabelLine, RenderedPrompt,
+    Cell, ExpandOptions, Expansion, Grid, GridBase, Label, LabelLine, RenderedPrompt, MAX_CELLS,
 };
 pub use html::{cell_file_name, render_html, write_cell_images, HtmlImages, HtmlOptions};
 pub use matrix::{prompt_matrix, MatrixDelimiter, MatrixOptions, PromptMatrix};
@@ -79,6 +79,14 @@ pub enum GridError {
     DuplicateAxis {
         /// The axis title.
         axis: String,
+    },
+    /// A grid with more cells than anyone would generate.
+    #[error("the grid has {cells} cells; hint: {hint}")]
+    TooManyCells {
+        /// x values times y values times z values.
+        cells: usize,
+        /// How to shrink it.
+        hint: String,
     },
     /// A grid too large to draw.
     #[error("the grid would be {width}x{height} pixels; hint: {hint}")]

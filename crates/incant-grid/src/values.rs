@@ -157,24 +157,27 @@ pub fn split_values(text: &str) -> Result<Vec<String>, ValueError> {
 }
 
 /// Python's `range(start, end, step)` as a list.
-fn int_range(value: &str, start: i64, end: i64, step: i64) -> Result<Vec<i64>, ValueError> {
+/// Computed in i128 so that no input can overflow; every value produced lies between
+/// `start` and `end`, so it fits back in i64.
+fn int_range(value: &str, start: i64, end: i128, step: i64) -> Result<Vec<i64>, ValueError> {
     if step == 0 {
         return Err(err(value, "the step is 0", "use a step like (+1) or (-2)"));
     }
+    let (start, step) = (i128::from(start), i128::from(step));
     let span = if step > 0 { end - start } else { start - end };
     let count = if span <= 0 {
         0
     } else {
-        ((span - 1) / step.abs() + 1) as usize
+        (span - 1) / step.abs() + 1
     };
-    if count > MAX_RANGE_VALUES {
+    if count > MAX_RANGE_VALUES as i128 {
         return Err(err(
             value,
             format!("the range has {count} values"),
             format!("keep ranges under {MAX_RANGE_VALUES} values"),
         ));
     }
-    Ok((0..count as i64).map(|i| start + i * step).collect())
+    Ok((0..count).map(|i| (start + i * step) as i64).collect())
 }
 
 /// numpy's `linspace(start, stop, num)` for float64, endpoint included.
@@ -273,7 +276,7 @@ pub fn parse_int_values(text: &str) -> Result<Vec<i64>, ValueError> {
         };
         if let Some(m) = RE_RANGE.captures(&val) {
             let start = num(&m[1])?;
-            let end = num(&m[2])? + 1;
+            let end = i128::from(num(&m[2])?) + 1;
             let step = m.get(3).map(|g| num(g.as_str())).transpose()?.unwrap_or(1);
             out.extend(int_range(&val, start, end, step)?);
         } else if let Some(m) = RE_RANGE_COUNT.captures(&val) {
@@ -347,5 +350,12 @@ mod tests {
         );
         let e = parse_int_values("1-5 (+0)").unwrap_err();
         assert!(e.reason.contains("step is 0"), "{e:?}");
+        // Extreme ends neither overflow nor allocate without bound.
+        assert_eq!(
+            parse_int_values("9223372036854775807-9223372036854775807").unwrap(),
+            [i64::MAX]
+        );
+        assert!(parse_int_values("-9223372036854775808-9223372036854775807").is_err());
+        assert!(parse_float_values("0-1e300").is_err());
     }
 }

@@ -401,3 +401,63 @@ fn curve_png_decodes_and_csv_lists_points() {
     }];
     assert!(matches!(curve_png(&bad), Err(GridError::Curve(_))));
 }
+
+#[test]
+fn oversized_grids_are_refused_before_generating() {
+    let grid = Grid {
+        x: Axis::parse(AxisKind::Seed, "1-1000").unwrap(),
+        y: Some(Axis::parse(AxisKind::Steps, "1-1000").unwrap()),
+        z: None,
+    };
+    let err = grid
+        .expand(&base("x"), &ExpandOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GridError::TooManyCells {
+                cells: 1_000_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn axis_errors_name_the_axis_and_value() {
+    let msg = Axis::parse(AxisKind::CfgScale, "5, 7-9 (+0)")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("axis CFG Scale") && msg.contains("`7-9 (+0)`") && msg.contains("hint:"),
+        "{msg}"
+    );
+    let msg = Axis::parse(AxisKind::Steps, "1.5").unwrap_err().to_string();
+    assert!(
+        msg.contains("axis Steps") && msg.contains("`1.5`") && msg.contains("1-5 (+2)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn prompt_matrix_on_the_negative_prompt_with_spaces() {
+    let opts = MatrixOptions {
+        negative: true,
+        delimiter: incant_grid::MatrixDelimiter::Space,
+        ..MatrixOptions::default()
+    };
+    let m = prompt_matrix("ugly| blurry |,lowres,", &opts);
+    assert_eq!(
+        m.prompts,
+        ["ugly", "ugly blurry", "ugly lowres", "ugly blurry lowres"]
+    );
+    let e = m.expansion(&base("a cat"), &opts, &ExpandOptions::default());
+    assert_eq!((e.nx, e.ny), (2, 2));
+    assert_eq!(
+        e.cell(1, 1, 0).request.negative_prompt,
+        "ugly blurry lowres"
+    );
+    assert_eq!(e.cell(1, 1, 0).request.prompt, "a cat");
+    assert!(e.cells.iter().all(|c| c.request.seed == Some(42)));
+}
