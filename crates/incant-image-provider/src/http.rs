@@ -109,6 +109,20 @@ impl Http {
         self.send(url, Payload::Get(query), deadline)
     }
 
+    /// POSTs `body` once, waiting at most `timeout`, and ignores the answer: a courtesy
+    /// call (cancelling an abandoned job) whose failure changes nothing for the caller.
+    pub(crate) fn post_once(&self, url: &str, body: &Value, timeout: Duration) {
+        let mut call = self
+            .agent
+            .post(url)
+            .set("Content-Type", "application/json")
+            .timeout(timeout);
+        for (k, v) in &self.settings.headers {
+            call = call.set(k, v);
+        }
+        let _ = call.send_string(&body.to_string());
+    }
+
     /// GETs a link the server handed out, without the configured headers.
     pub(crate) fn get_link(
         &self,

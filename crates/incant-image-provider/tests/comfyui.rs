@@ -253,7 +253,17 @@ fn a_job_that_never_finishes_trips_the_timeout() {
         took >= Duration::from_millis(400) && took < Duration::from_secs(2),
         "{took:?}"
     );
-    assert!(server.requests().len() > 3, "it polled");
+    let seen = server.requests();
+    assert!(seen.len() > 4, "it polled");
+    assert!(seen[1..seen.len() - 1]
+        .iter()
+        .all(|s| s.path == "/history/p-4"));
+    let last = seen.last().unwrap();
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str()),
+        ("POST", "/queue")
+    );
+    assert_eq!(last.body, json!({"delete": ["p-4"]}));
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! and `node_errors` when the graph does not validate), polls `GET /history/{prompt_id}`
 //! until the entry has outputs or reports `status_str: "error"`, then fetches each saved
 //! image with `GET /view?filename=..&subfolder=..&type=output`. The whole exchange, queue
-//! wait included, is bounded by `timeoutMs` (default 600,000).
+//! wait included, is bounded by `timeoutMs` (default 600,000); a job still waiting when
+//! it passes is deleted from the queue (`POST /queue {"delete": [id]}`).
 //!
 //! Request fields map to placeholders: `{{prompt}}`, `{{negative}}`, `{{seed}}` (a random
 //! 32-bit seed when the request has none, so the result says which seed it used),
@@ -377,7 +378,20 @@ impl ImageProvider for ComfyUi {
                 explain(200, &json!({"node_errors": errors}).to_string())
             ));
         }
-        let entry = self.wait_for(&prompt_id, deadline)?;
+        let entry = match self.wait_for(&prompt_id, deadline) {
+            Err(timeout @ ImageError::Timeout(_)) => {
+                // Take the abandoned job out of the queue so the GPU does not draw it for
+                // nobody (a job already running is left alone: interrupting could stop
+                // another client's job on older ComfyUI versions).
+                self.http.post_once(
+                    &format!("{}/queue", self.url),
+                    &json!({"delete": [prompt_id]}),
+                    Duration::from_secs(2),
+                );
+                return Err(timeout);
+            }
+            other => other?,
+        };
         let empty = Map::new();
         let outputs = entry
             .get("outputs")
