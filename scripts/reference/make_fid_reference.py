@@ -19,6 +19,8 @@ generator's parameters and the reference values go into the JSON files.
 - resize_reference.json: PIL's bicubic resize of float ("F" mode) images, the step of
   clean-fid's "clean" resizer, and clean-fid's whole `make_resizer("PIL", False, "bicubic",
   (299, 299))` on one RGB image (sampled pixels).
+- npy/*.npy: a 3 x 4 matrix of `splitmix_uniform(51, 12)` saved by numpy in the layouts
+  the reader accepts (float32/float64, C/Fortran order, big-endian, format version 2, 1-D).
 """
 
 import json
@@ -147,6 +149,17 @@ def resize_reference():
     return {"cases": cases, "cleanfid_rgb": clean}
 
 
+def npy_samples(out_dir):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    x = splitmix_uniform(51, 12).reshape(3, 4)
+    np.save(out_dir / "c_f4.npy", x.astype("<f4"))
+    np.save(out_dir / "fortran_f8.npy", np.asfortranarray(x.astype("<f8")))
+    np.save(out_dir / "big_endian_f4.npy", x.astype(">f4"))
+    with open(out_dir / "v2_f8.npy", "wb") as f:
+        np.lib.format.write_array(f, x.astype("<f8"), version=(2, 0))
+    np.save(out_dir / "one_row_f4.npy", x.reshape(-1).astype("<f4"))
+
+
 def main():
     root = Path(__file__).resolve().parents[2]
     out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else root / "crates/incant-image-metrics/tests/data"
@@ -155,6 +168,7 @@ def main():
                        ("resize_reference.json", resize_reference())):
         (out_dir / file).write_text(json.dumps(data, indent=1) + "\n")
         print("wrote", out_dir / file)
+    npy_samples(out_dir / "npy")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ pub enum MetricsError {
     SubsetTooSmall { size: usize },
     #[error("KID needs at least one subset")]
     NoSubsets,
+    #[error("{file}: {detail}")]
+    Npy { file: String, detail: String },
     #[error("image {what}: {detail}")]
     Image { what: String, detail: String },
 }

@@ -1,6 +1,7 @@
 //! Image metrics for incant: FID, KID and the clean-fid preprocessing that feeds them.
 //!
 //! - [`features`]: a checked `N x D` feature matrix from any extractor (Inception, CLIP).
+//! - [`npy`]: the same matrix read from a NumPy `.npy` file.
 //! - [`stats`]: its mean and covariance ([`FeatureStats`], `np.cov` semantics).
 //! - [`fid`]: [`frechet_distance`], pytorch-fid's formula in `f64` through symmetric
 //!   eigendecompositions (faer).
@@ -13,6 +14,7 @@ pub mod features;
 pub mod fid;
 pub mod kid;
 mod linalg;
+pub mod npy;
 pub mod preprocess;
 pub mod resize;
 pub mod rng;
@@ -23,6 +25,7 @@ pub use error::{MetricsError, Result};
 pub use features::Features;
 pub use fid::{frechet_distance, Fid, FidWarning};
 pub use kid::{kernel_inception_distance, polynomial_mmd2, Kid, KidOptions};
+pub use npy::{parse_npy, read_npy};
 pub use preprocess::{clean_fid_resize, inception_input, resize_rgb_float, INCEPTION_SIZE};
 pub use resize::resize_bicubic_f32;
 pub use rng::SplitMix64;
