@@ -113,7 +113,6 @@ pub struct Cell {
     /// Sheet index.
     pub z: usize,
     /// What to generate.
-    #[serde(skip)]
     pub request: ImageRequest,
     /// Which provider generates it.
     pub provider: String,
@@ -148,6 +147,15 @@ impl Expansion {
     /// The cell at (x, y, z).
     pub fn cell(&self, x: usize, y: usize, z: usize) -> &Cell {
         &self.cells[x + y * self.nx + z * self.nx * self.ny]
+    }
+
+    /// The column, row and sheet labels of a cell.
+    pub fn labels_of(&self, cell: &Cell) -> [&Label; 3] {
+        [
+            &self.x_labels[cell.x],
+            &self.y_labels[cell.y],
+            &self.z_labels[cell.z],
+        ]
     }
 }
 

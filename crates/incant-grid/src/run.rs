@@ -66,6 +66,45 @@ pub struct GridRun {
     pub results: Vec<CellResult>,
 }
 
+impl GridRun {
+    /// The grid as JSON for `--json` output: axes, labels and per cell its indices, labels,
+    /// request, provider, variables, seed, latency, error, warnings and the provider's
+    /// metadata (images are not included; see `write_cell_images`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let e = &self.expansion;
+        let labels = |ls: &[crate::expand::Label]| ls.iter().map(|l| l.plain()).collect::<Vec<_>>();
+        let cells: Vec<serde_json::Value> = e
+            .cells
+            .iter()
+            .zip(&self.results)
+            .map(|(cell, r)| {
+                let [lx, ly, lz] = e.labels_of(cell);
+                serde_json::json!({
+                    "x": cell.x,
+                    "y": cell.y,
+                    "z": cell.z,
+                    "labels": [lx.plain(), ly.plain(), lz.plain()],
+                    "provider": cell.provider,
+                    "request": cell.request,
+                    "vars": cell.vars,
+                    "seed": r.seed,
+                    "latency_ms": r.latency.map(|d| d.as_secs_f64() * 1000.0),
+                    "ok": r.png.is_some(),
+                    "error": r.error,
+                    "warnings": r.warnings,
+                    "metadata": r.metadata,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "axes": {"x": e.titles[0], "y": e.titles[1], "z": e.titles[2]},
+            "size": {"x": e.nx, "y": e.ny, "z": e.nz},
+            "labels": {"x": labels(&e.x_labels), "y": labels(&e.y_labels), "z": labels(&e.z_labels)},
+            "cells": cells,
+        })
+    }
+}
+
 /// Runs every cell through `generate` in generation order.
 pub fn run_cells<F>(expansion: Expansion, mut generate: F) -> GridRun
 where

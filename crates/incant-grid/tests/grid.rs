@@ -353,6 +353,21 @@ fn html_lists_every_cell_with_metadata() {
         },
     );
     assert!(files.contains("src=\"img/cell-z0-y0-x0.png\""));
+    let json = run.to_json();
+    assert_eq!(json["cells"].as_array().unwrap().len(), 12);
+    let failed = &json["cells"][9];
+    assert_eq!(
+        (
+            failed["x"].as_u64(),
+            failed["y"].as_u64(),
+            failed["z"].as_u64()
+        ),
+        (Some(0), Some(1), Some(1))
+    );
+    assert_eq!(failed["ok"], false);
+    assert!(failed["error"].as_str().unwrap().contains("CUDA"));
+    assert_eq!(failed["labels"][1], "DPM++ 2M");
+    assert_eq!(json["cells"][0]["request"]["steps"], 10);
     let dir = tempfile::tempdir().unwrap();
     incant_grid::write_cell_images(&run, dir.path()).unwrap();
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 11);
