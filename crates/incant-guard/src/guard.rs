@@ -219,7 +219,15 @@ impl Guard {
                 .collect();
             match index.nearest(&cut) {
                 Ok(nearest) => {
-                    for (reasons, n) in all.iter_mut().zip(nearest) {
+                    for ((reasons, n), text) in all.iter_mut().zip(nearest).zip(&cut) {
+                        if !mostly_latin(text) {
+                            reasons.push(Reason::new(
+                                "embedding",
+                                "not used: the text is not mostly in Latin script, and the embedder reads English",
+                                0.0,
+                            ));
+                            continue;
+                        }
                         let s = embedding_score(&n);
                         let exemplar = &index.corpus().attacks[n.attack_index];
                         reasons.push(Reason::new(
@@ -342,6 +350,21 @@ impl Guard {
         let (text, redactions) = redact_spans(output, &spans, &self.config.redaction_marker);
         Redacted { text, redactions }
     }
+}
+
+/// Whether most letters of `text` (looked at up to 4 KiB) are Latin: MiniLM's vocabulary
+/// is English, so its vectors of Chinese or Cyrillic text carry no meaning the corpus can
+/// use (all such texts look alike to it).
+fn mostly_latin(text: &str) -> bool {
+    let (mut latin, mut other) = (0usize, 0usize);
+    for c in cut(text, 4096).chars().filter(|c| c.is_alphabetic()) {
+        if c.is_ascii_alphabetic() || ('\u{00C0}'..='\u{024F}').contains(&c) {
+            latin += 1;
+        } else {
+            other += 1;
+        }
+    }
+    latin >= other
 }
 
 fn cut(text: &str, max: usize) -> &str {

@@ -36,6 +36,7 @@ pub mod corpus;
 pub mod decode;
 pub mod guard;
 pub mod leak;
+pub mod metrics;
 pub mod normalize;
 pub mod redteam;
 pub mod rules;

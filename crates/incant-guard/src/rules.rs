@@ -82,9 +82,18 @@ macro_rules! directives {
         r"(?:instructions?|prompts?|rules?|directives?|guidelines?|guidance|commands?|constraints?|polic(?:y|ies)|programming|orders|restrictions|safeguards|guardrails|filters|system message|setup|configuration|context)"
     };
 }
+macro_rules! secret_noun {
+    () => {
+        r"(?:system prompt|system message|system instructions?|sys prompt|initial (?:prompt|instructions?)|original (?:prompt|instructions?)|hidden (?:prompt|instructions?)|secret (?:prompt|instructions?)|confidential (?:prompt|instructions?)|pre-?prompt|meta-?prompt|developer (?:message|prompt|instructions?)|canary|secret (?:key|token|password|code))"
+    };
+}
 macro_rules! secret_thing {
     () => {
-        r"(?:system prompt|system message|system instructions?|initial (?:prompt|instructions?)|original (?:prompt|instructions?)|hidden (?:prompt|instructions?)|secret (?:prompt|instructions?)|pre-?prompt|meta-?prompt|developer (?:message|prompt|instructions?)|your (?:full |complete |exact |entire |original |hidden |secret |internal |initial |system )?(?:instructions|prompt|rules|guidelines|configuration|directives)|the (?:full |complete |exact |entire |original |hidden |secret |internal |initial |system )(?:instructions|prompt|rules|guidelines|configuration|directives)|(?:text|words|content|message|everything|all) (?:above|before this|preceding)|what (?:you were|you've been|you have been) (?:told|given|instructed)|instructions? (?:you were|you've been|you have been) given|canary|secret (?:key|token|password|code))"
+        concat!(
+            r"(?:(?:your|the|this|its) (?:full |complete |exact |entire |original |hidden |secret |internal |initial |current |underlying |whole )?",
+            secret_noun!(),
+            r"|your (?:full |complete |exact |entire |original |hidden |secret |internal |initial |system |underlying |whole )?(?:instructions|prompt|rules|guidelines|configuration|directives|setup)|the (?:full |complete |exact |entire |original |hidden |secret |internal |initial |system )(?:instructions|prompt|rules|guidelines|configuration|directives)|(?:text|words|content|message|everything|all) (?:above|before this|preceding)|what (?:you were|you've been|you have been) (?:told|given|instructed)|instructions? (?:you were|you've been|you have been) given)"
+        )
     };
 }
 
@@ -153,8 +162,28 @@ pub const RULES: &[Rule] = &[
         category: SystemPromptExtraction,
         weight: 0.9,
         pattern: concat!(
-            r"\b(?:print|show|reveal|repeat|output|display|tell|give|write (?:out|down)?|dump|leak|expose|share|recite|spell out|list|paste|copy|echo|return|disclose|divulge|read (?:back|out)|summari[sz]e|translate|encode|what (?:is|are|was|were))\b[^.!?\n]{0,40}?\b",
+            r"\b(?:print|show|reveal|repeat|output|display|tell|give|write (?:out|down)?|dump|leak|expose|share|recite|spell out|list|paste|copy|echo|return|disclose|divulge|read (?:back|out)|summari[sz]e|translate|encode)\b[^.!?\n]{0,40}?\b",
             secret_thing!()
+        ),
+    },
+    Rule {
+        id: "extract-bare-noun",
+        category: SystemPromptExtraction,
+        weight: 0.85,
+        pattern: concat!(
+            r"\b(?:print|show|reveal|repeat|output|display|dump|leak|expose|recite|disclose|divulge|paste|echo) (?:me |us )?(?:all |full |complete |entire |exact )?",
+            secret_noun!()
+        ),
+    },
+    Rule {
+        id: "extract-what-your",
+        category: SystemPromptExtraction,
+        weight: 0.8,
+        pattern: concat!(
+            r"\bwhat(?:'s| is| are| was| were| does| do)\b[^.?!\n]{0,20}?\b(?:your (?:system |initial |original |hidden |secret |full |exact )?(?:instructions|prompt|directives|configuration|programming)|",
+            r"your ",
+            secret_noun!(),
+            r")|\bwhat (?:were|have) you (?:been )?(?:told|instructed|given|programmed|asked) (?:to do |to say )?(?:before|at the start|initially|originally|by)"
         ),
     },
     Rule {
