@@ -249,6 +249,19 @@ impl ClipModel {
         self.embed_pixel_values(&pixels)
     }
 
+    /// [`Self::embed_images`] of PNG files' bytes; a PNG that does not decode is an error
+    /// naming its index.
+    pub fn embed_pngs(&self, pngs: &[&[u8]]) -> Result<Vec<Vec<f32>>, ClipError> {
+        let images = pngs
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                crate::decode_png(bytes).map_err(|e| ClipError::BadImage(format!("image {i}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.embed_images(&images)
+    }
+
     /// The projected embedding of already preprocessed images (`channels x size x size`
     /// floats each, channel-major, as `pixel_values`).
     pub fn embed_pixel_values(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, ClipError> {

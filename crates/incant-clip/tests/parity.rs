@@ -369,6 +369,12 @@ fn score_formula_matches_torchmetrics_on_reference_embeddings() {
 }
 
 #[test]
+fn model_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ClipModel>();
+}
+
+#[test]
 fn bad_inputs_are_clear_errors() {
     let tmp = std::env::temp_dir().join(format!("incant-clip-test-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
@@ -417,7 +423,13 @@ fn bad_inputs_are_clear_errors() {
     assert!(err.contains("x.png"), "{err}");
     std::fs::remove_dir_all(&tmp).unwrap();
 
-    let (model, _) = load_variant("quick_gelu");
+    let (model, reference) = load_variant("quick_gelu");
+    // PNG bytes give the same embedding as the decoded image; bad bytes name their index.
+    let png = std::fs::read(data().join("images/wide.png")).unwrap();
+    let got = model.embed_pngs(&[&png, &png]).unwrap();
+    assert!(max_diff(&got[1], &reference.images["wide"]) < TOL);
+    let err = model.embed_pngs(&[&png, b"nope"]).unwrap_err().to_string();
+    assert!(err.contains("image 1") && err.contains("PNG"), "{err}");
     let err = model
         .clip_score(&[image("wide")], &[])
         .unwrap_err()
