@@ -334,6 +334,49 @@ fn full_path_matches_transformers_and_torchmetrics() {
     );
 }
 
+/// A folder in transformers' full layout: the tokenizer comes from `merges.txt` (the first
+/// 48,894 merges of OpenAI's file under a `#version: 0.2` header, as transformers ships it).
+#[test]
+fn tokenizer_found_as_merges_txt() {
+    use std::io::Read;
+    let model = incant_models::registry::find("clip-bpe").unwrap();
+    let gz = incant_models::reference::installed_path(&models_dir(), model);
+    let mut text = String::new();
+    flate2_read(&gz).read_to_string(&mut text).unwrap();
+    let merges: Vec<&str> = text.lines().skip(1).take(49152 - 256 - 2).collect();
+    let tmp = std::env::temp_dir().join(format!("incant-clip-merges-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let src = data().join("full_vocab");
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        std::fs::copy(src.join(f), tmp.join(f)).unwrap();
+    }
+    std::fs::write(
+        tmp.join("merges.txt"),
+        format!("#version: 0.2\n{}\n", merges.join("\n")),
+    )
+    .unwrap();
+    let model = ClipModel::load(&tmp).unwrap();
+    let reference: ModelReference = read_json(&src.join("reference.json"));
+    let captions: Vec<&str> = reference
+        .captions
+        .iter()
+        .map(|c| c.caption.as_str())
+        .collect();
+    let (ids, _) = model.tokenize(&captions).unwrap();
+    for (got, case) in ids.iter().zip(&reference.captions) {
+        assert_eq!(got, &case.ids, "ids of {:?}", case.caption);
+    }
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
+fn flate2_read(path: &Path) -> impl std::io::Read {
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+}
+
 #[test]
 fn score_formula_matches_torchmetrics_on_reference_embeddings() {
     // torchmetrics' scores from the reference embeddings alone (no Rust model involved).
