@@ -40,6 +40,16 @@ pub enum MetricsError {
     NoSubsets,
     #[error("{file}: {detail}")]
     Npy { file: String, detail: String },
+    #[error("Inception weights {path}: {detail}")]
+    ModelFile { path: String, detail: String },
+    #[error("Inception weights {path}: {source} (expected pytorch-fid's state dict keys, e.g. Conv2d_1a_3x3.conv.weight; see scripts/reference/convert_fid_inception.py)")]
+    Model {
+        path: String,
+        #[source]
+        source: candle_core::Error,
+    },
+    #[error("Inception forward pass: {0}")]
+    Candle(#[from] candle_core::Error),
     #[error("image {what}: {detail}")]
     Image { what: String, detail: String },
 }
