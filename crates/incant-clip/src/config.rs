@@ -9,7 +9,10 @@
 //!
 //! The text tower's pooling depends on `eos_token_id`: the legacy value 2 (files written
 //! before transformers PR #24773, OpenAI's among them) means "the position of the largest id",
-//! anything else "the first position holding `eos_token_id`" ([`TextConfig::pooling`]).
+//! anything else "the first position holding `eos_token_id`" ([`TextConfig::pooling`]). A
+//! file without the key takes transformers 5's default, 49407 (4.x defaulted to 2); on ids
+//! from the tokenizer, where the end marker is the largest id, both rules pick the same
+//! position.
 
 use std::path::Path;
 
