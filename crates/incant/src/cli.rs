@@ -177,6 +177,9 @@ pub enum Command {
     ///   incant migrate . --from echo --to 'exec:./answer.sh' -o migration.html
     #[command(verbatim_doc_comment)]
     Migrate(MigrateArgs),
+    /// Image prompts: render per target, generate, X/Y/Z grids, CLIP score, FID/KID, curves.
+    #[command(subcommand)]
+    Image(crate::image_cli::ImageCommand),
     /// Measure the local engine.
     #[command(subcommand)]
     Bench(BenchCommand),

@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod image_cli;
 mod report;
 
 use clap::Parser;

@@ -6,6 +6,7 @@ mod compare;
 mod embed;
 mod eval;
 mod generate;
+mod image;
 mod lint;
 mod lock;
 mod migrate;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(BenchCommand::Engine(args)) => bench::engine(&models_dir, args),
         Command::Compare(args) => compare::run(&models_dir, args),
         Command::Migrate(args) => migrate::run(&models_dir, args),
+        Command::Image(command) => image::run(&models_dir, command),
     }
 }
 
