@@ -97,7 +97,7 @@ fn render(args: ImageRenderArgs) -> Result<ExitCode> {
         if let Some((pieces, _)) = &r.weighted {
             let weights: Vec<String> = pieces
                 .iter()
-                .filter(|(_, w)| *w != 1.0)
+                .filter(|(t, w)| *w != 1.0 && !(t == "BREAK" && *w == -1.0))
                 .map(|(t, w)| format!("{:?} x{w:.3}", t.trim()))
                 .collect();
             if !weights.is_empty() {
