@@ -61,7 +61,10 @@ fn run(name: &str, guard: &Guard, examples: &[Example], misses: bool) -> Quality
         for ((e, s), scan) in examples.iter().zip(&scores).zip(&scans) {
             if (e.label == 1) != (*s >= q.threshold) {
                 let text: String = e.text.chars().take(100).collect();
-                println!("  miss label={} score={s:.2} [{}] {text:?}", e.label, e.category);
+                println!(
+                    "  miss label={} score={s:.2} [{}] {text:?}",
+                    e.label, e.category
+                );
                 for r in &scan.reasons {
                     println!("      {} {:.2} {}", r.detector, r.score, r.detail);
                 }

@@ -98,7 +98,7 @@ pub struct EmbeddingIndex {
 impl EmbeddingIndex {
     /// Embeds `corpus` with `embedder`.
     pub fn new(embedder: SentenceEmbedder, corpus: Corpus) -> Result<Self, GuardError> {
-        let opts = EmbedOptions { batch_size: 64 };
+        let opts = EmbedOptions { batch_size: 16 };
         let a: Vec<&str> = corpus.attacks.iter().map(|e| e.text.as_str()).collect();
         let b: Vec<&str> = corpus.benign.iter().map(|e| e.text.as_str()).collect();
         let attacks = embedder.embed(&a, opts)?;
@@ -108,7 +108,7 @@ impl EmbeddingIndex {
             corpus,
             attacks,
             benign,
-            batch_size: 64,
+            batch_size: 16,
         })
     }
 
@@ -224,10 +224,7 @@ mod tests {
             Category::IndirectInjection,
             Category::Multilingual,
         ] {
-            assert!(
-                c.attacks.iter().any(|e| e.category == Some(cat)),
-                "{cat:?}"
-            );
+            assert!(c.attacks.iter().any(|e| e.category == Some(cat)), "{cat:?}");
         }
     }
 

@@ -76,9 +76,8 @@ pub struct Decoded {
 
 static BASE64: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{16,}={0,2}").expect("valid regex"));
-static HEX: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:(?:\\x|0x)?[0-9a-f]{2}[ :]?){8,}").expect("valid regex")
-});
+static HEX: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?:(?:\\x|0x)?[0-9a-f]{2}[ :]?){8,}").expect("valid regex"));
 static URL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:[A-Za-z0-9._~+-]*%[0-9A-Fa-f]{2}){3,}[A-Za-z0-9._~+-]*").expect("valid regex")
 });
@@ -139,8 +138,7 @@ fn decode_once(text: &str, max_candidates: usize) -> Vec<(Encoding, String)> {
         let s = m.as_str();
         // Words joined by `-`/`_` (snake_case identifiers) match the alphabet too; real
         // base64 mixes cases and digits.
-        if s.chars().any(|c| c.is_ascii_uppercase()) && s.chars().any(|c| c.is_ascii_lowercase())
-        {
+        if s.chars().any(|c| c.is_ascii_uppercase()) && s.chars().any(|c| c.is_ascii_lowercase()) {
             if let Some(d) = base64_decode(s).and_then(readable) {
                 found.push((Encoding::Base64, d));
             }
@@ -292,8 +290,7 @@ pub fn encode(text: &str, encoding: Encoding) -> String {
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = chunk.len();
@@ -380,7 +377,15 @@ mod tests {
 
     #[test]
     fn malformed_runs_do_not_panic() {
-        for text in ["%zz%%%4", "%4", "%%%", "\\x4\\x41\\x", "QUJD=", "====", "é%C3"] {
+        for text in [
+            "%zz%%%4",
+            "%4",
+            "%%%",
+            "\\x4\\x41\\x",
+            "QUJD=",
+            "====",
+            "é%C3",
+        ] {
             let _ = decode_layers(text, &DecodeLimits::default());
             let _ = url_decode(text);
         }

@@ -10,6 +10,7 @@ use crate::canary::Canary;
 use crate::corpus::{Corpus, EmbeddingIndex};
 use crate::decode::DecodeLimits;
 use crate::leak::{redact_spans, LeakIndex};
+use crate::rules::noisy_or;
 use crate::scan::{embedding_score, finish, rule_reasons, Reason, Scan, DEFAULT_THRESHOLD};
 use crate::GuardError;
 use incant_engine::embed::cosine;
@@ -43,6 +44,10 @@ pub struct GuardConfig {
     pub min_redact_chars: usize,
     /// What redacted spans become.
     pub redaction_marker: String,
+    /// Also embed inputs the rules already flagged. Off by default: noisy-OR evidence can
+    /// only raise a score, so the embedding cannot change their verdict, and skipping them
+    /// saves the costly part of a scan.
+    pub embed_flagged: bool,
 }
 
 impl Default for GuardConfig {
@@ -57,6 +62,7 @@ impl Default for GuardConfig {
             similarity_threshold: 0.9,
             min_redact_chars: 24,
             redaction_marker: "[REDACTED]".to_string(),
+            embed_flagged: false,
         }
     }
 }
@@ -142,7 +148,10 @@ impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guard")
             .field("config", &self.config)
-            .field("embedder", &self.index.as_ref().map(|i| i.embedder().path()))
+            .field(
+                "embedder",
+                &self.index.as_ref().map(|i| i.embedder().path()),
+            )
             .field("judge", &self.judge.is_some())
             .finish()
     }
@@ -160,7 +169,10 @@ impl Guard {
 
     /// A guard that also compares inputs with the built-in attack corpus through
     /// `embedder`, and outputs with the system prompt.
-    pub fn with_embedder(config: GuardConfig, embedder: SentenceEmbedder) -> Result<Self, GuardError> {
+    pub fn with_embedder(
+        config: GuardConfig,
+        embedder: SentenceEmbedder,
+    ) -> Result<Self, GuardError> {
         Self::with_embedder_and_corpus(config, embedder, Corpus::builtin())
     }
 
@@ -179,7 +191,10 @@ impl Guard {
 
     /// Loads the embedder named `reference` (`minilm`, or a model folder) from
     /// `models_dir`, as `incant embed -m` resolves it.
-    pub fn load_embedder(models_dir: &Path, reference: &str) -> Result<SentenceEmbedder, GuardError> {
+    pub fn load_embedder(
+        models_dir: &Path,
+        reference: &str,
+    ) -> Result<SentenceEmbedder, GuardError> {
         let m = incant_models::resolve(reference, models_dir, incant_models::ModelKind::Embedding)?;
         Ok(SentenceEmbedder::load(&m.path)?)
     }
@@ -208,52 +223,79 @@ impl Guard {
     /// Scans many input texts; with an embedder, their embeddings are computed in batches,
     /// which is much faster than one at a time.
     pub fn scan_inputs(&self, texts: &[&str]) -> Vec<Scan> {
+        use rayon::prelude::*;
         let mut all: Vec<Vec<Reason>> = texts
-            .iter()
+            .par_iter()
             .map(|t| rule_reasons(t, &self.config.decode, self.config.max_scan_bytes))
             .collect();
         if let Some(index) = &self.index {
-            let cut: Vec<&str> = texts
-                .iter()
-                .map(|t| cut(t, self.config.max_scan_bytes))
-                .collect();
-            match index.nearest(&cut) {
-                Ok(nearest) => {
-                    for ((reasons, n), text) in all.iter_mut().zip(nearest).zip(&cut) {
-                        if !mostly_latin(text) {
-                            reasons.push(Reason::new(
-                                "embedding",
-                                "not used: the text is not mostly in Latin script, and the embedder reads English",
-                                0.0,
-                            ));
-                            continue;
-                        }
-                        let s = embedding_score(&n);
-                        let exemplar = &index.corpus().attacks[n.attack_index];
-                        reasons.push(Reason::new(
-                            "embedding",
-                            format!(
-                                "nearest attack {:.2} ({}), nearest benign {:.2}: \"{}\"",
-                                n.attack,
-                                exemplar.category.map_or("attack", |c| c.name()),
-                                n.benign,
-                                exemplar.text.chars().take(60).collect::<String>()
-                            ),
-                            s,
-                        ));
-                    }
-                }
-                Err(e) => {
-                    for reasons in &mut all {
-                        reasons.push(Reason::new("embedding", format!("embedder failed: {e}"), 0.0));
-                    }
-                }
-            }
+            self.add_embedding_reasons(index, texts, &mut all);
         }
         all.into_iter()
             .zip(texts)
             .map(|(reasons, text)| self.judged(finish(reasons, self.config.threshold), text))
             .collect()
+    }
+
+    /// Nearest-neighbour evidence for the texts that need it (not flagged by the rules, or
+    /// all with [`GuardConfig::embed_flagged`]; mostly Latin script).
+    fn add_embedding_reasons(
+        &self,
+        index: &EmbeddingIndex,
+        texts: &[&str],
+        all: &mut [Vec<Reason>],
+    ) {
+        let mut todo: Vec<usize> = Vec::new();
+        for (i, text) in texts.iter().enumerate() {
+            let text = cut(text, self.config.max_scan_bytes);
+            let rules_score = noisy_or(all[i].iter().map(|r| r.score));
+            if !self.config.embed_flagged && rules_score >= self.config.threshold {
+                continue;
+            }
+            if !mostly_latin(text) {
+                all[i].push(Reason::new(
+                    "embedding",
+                    "not used: the text is not mostly in Latin script, and the embedder reads English",
+                    0.0,
+                ));
+                continue;
+            }
+            todo.push(i);
+        }
+        if todo.is_empty() {
+            return;
+        }
+        let batch: Vec<&str> = todo
+            .iter()
+            .map(|&i| cut(texts[i], self.config.max_scan_bytes))
+            .collect();
+        match index.nearest(&batch) {
+            Ok(nearest) => {
+                for (&i, n) in todo.iter().zip(nearest) {
+                    let exemplar = &index.corpus().attacks[n.attack_index];
+                    all[i].push(Reason::new(
+                        "embedding",
+                        format!(
+                            "nearest attack {:.2} ({}), nearest benign {:.2}: \"{}\"",
+                            n.attack,
+                            exemplar.category.map_or("attack", |c| c.name()),
+                            n.benign,
+                            exemplar.text.chars().take(60).collect::<String>()
+                        ),
+                        embedding_score(&n),
+                    ));
+                }
+            }
+            Err(e) => {
+                for &i in &todo {
+                    all[i].push(Reason::new(
+                        "embedding",
+                        format!("embedder failed: {e}"),
+                        0.0,
+                    ));
+                }
+            }
+        }
     }
 
     /// Asks the judge when the local verdict is uncertain.
@@ -268,7 +310,8 @@ impl Guard {
         match judge.score(text) {
             Ok(j) => {
                 let j = j.clamp(0.0, 1.0);
-                scan.reasons.push(Reason::new("judge", format!("judge model says {j:.2}"), j));
+                scan.reasons
+                    .push(Reason::new("judge", format!("judge model says {j:.2}"), j));
                 scan.score = (scan.score + j) / 2.0;
                 scan.flagged = scan.score >= scan.threshold;
             }
@@ -290,7 +333,11 @@ impl Guard {
             .is_some_and(|c| c.appears_in(output, &self.config.decode));
         let mut reasons = Vec::new();
         if canary_found {
-            reasons.push(Reason::new("canary", "the canary token appears in the output", 1.0));
+            reasons.push(Reason::new(
+                "canary",
+                "the canary token appears in the output",
+                1.0,
+            ));
         }
         if leak_share > 0.0 {
             reasons.push(Reason::new(
@@ -310,7 +357,11 @@ impl Guard {
             match index.embed(&[&secret.system_prompt, output]) {
                 Ok(v) => Some(cosine(&v[0], &v[1])),
                 Err(e) => {
-                    reasons.push(Reason::new("similarity", format!("embedder failed: {e}"), 0.0));
+                    reasons.push(Reason::new(
+                        "similarity",
+                        format!("embedder failed: {e}"),
+                        0.0,
+                    ));
                     None
                 }
             }
@@ -424,10 +475,16 @@ mod tests {
             "You are Tilda, the support assistant of Acme Routers. Only answer questions \
              about Acme routers and never mention competitor products or prices.",
         );
-        let secret = Secret { system_prompt: system.clone(), canary: Some(canary.clone()) };
+        let secret = Secret {
+            system_prompt: system.clone(),
+            canary: Some(canary.clone()),
+        };
         let honest = "Restart the router by holding the reset button for ten seconds.";
         let v = g.scan_output(honest, &secret);
-        assert!(!v.flagged && !v.canary_found && v.leak_share < 0.05, "{v:?}");
+        assert!(
+            !v.flagged && !v.canary_found && v.leak_share < 0.05,
+            "{v:?}"
+        );
         assert_eq!(v.similarity, None);
 
         let copied = format!("My instructions are: {system}");
@@ -443,7 +500,11 @@ mod tests {
         assert_eq!(r.redactions, 1);
 
         let r = g.redact(&copied, &secret);
-        assert!(r.text.starts_with("My instructions are: [REDACTED]"), "{}", r.text);
+        assert!(
+            r.text.starts_with("My instructions are: [REDACTED]"),
+            "{}",
+            r.text
+        );
         assert!(!r.text.contains("Acme"));
         let r = g.redact(honest, &secret);
         assert_eq!((r.text.as_str(), r.redactions), (honest, 0));
@@ -457,7 +518,10 @@ mod tests {
         let secret = Secret::default();
         assert!(!g.scan_output("", &secret).flagged);
         assert_eq!(g.redact("", &secret).text, "");
-        let config = GuardConfig { max_scan_bytes: 1000, ..GuardConfig::default() };
+        let config = GuardConfig {
+            max_scan_bytes: 1000,
+            ..GuardConfig::default()
+        };
         let g = Guard::new(config);
         let s = g.scan_input(&"é".repeat(2000));
         assert!(s.reasons.iter().any(|r| r.detector == "input"));

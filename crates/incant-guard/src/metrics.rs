@@ -146,12 +146,24 @@ mod tests {
         for split in [train_split(), test_split()] {
             assert!(split.iter().filter(|e| e.label == 1).count() >= 50);
             assert!(split.iter().filter(|e| e.label == 0).count() >= 40);
-            for cat in ["encoding", "chinese", "indirect-injection", "ascii-smuggling", "code", "long-document", "hard-roleplay"] {
+            for cat in [
+                "encoding",
+                "chinese",
+                "indirect-injection",
+                "ascii-smuggling",
+                "code",
+                "long-document",
+                "hard-roleplay",
+            ] {
                 assert!(split.iter().any(|e| e.category == cat), "{cat}");
             }
         }
-        let train: std::collections::HashSet<_> = train_split().into_iter().map(|e| e.text).collect();
-        assert!(test_split().iter().all(|e| !train.contains(&e.text)), "a test text is also in train");
+        let train: std::collections::HashSet<_> =
+            train_split().into_iter().map(|e| e.text).collect();
+        assert!(
+            test_split().iter().all(|e| !train.contains(&e.text)),
+            "a test text is also in train"
+        );
     }
 
     #[test]

@@ -259,14 +259,38 @@ pub struct AttackLibrary {
 }
 
 const BUILTIN: &[(&str, &str)] = &[
-    ("system-prompt-extraction.yaml", include_str!("../data/redteam/system-prompt-extraction.yaml")),
-    ("instruction-override.yaml", include_str!("../data/redteam/instruction-override.yaml")),
-    ("role-play-jailbreak.yaml", include_str!("../data/redteam/role-play-jailbreak.yaml")),
-    ("delimiter-attack.yaml", include_str!("../data/redteam/delimiter-attack.yaml")),
-    ("encoding.yaml", include_str!("../data/redteam/encoding.yaml")),
-    ("multilingual.yaml", include_str!("../data/redteam/multilingual.yaml")),
-    ("indirect-injection.yaml", include_str!("../data/redteam/indirect-injection.yaml")),
-    ("ascii-smuggling.yaml", include_str!("../data/redteam/ascii-smuggling.yaml")),
+    (
+        "system-prompt-extraction.yaml",
+        include_str!("../data/redteam/system-prompt-extraction.yaml"),
+    ),
+    (
+        "instruction-override.yaml",
+        include_str!("../data/redteam/instruction-override.yaml"),
+    ),
+    (
+        "role-play-jailbreak.yaml",
+        include_str!("../data/redteam/role-play-jailbreak.yaml"),
+    ),
+    (
+        "delimiter-attack.yaml",
+        include_str!("../data/redteam/delimiter-attack.yaml"),
+    ),
+    (
+        "encoding.yaml",
+        include_str!("../data/redteam/encoding.yaml"),
+    ),
+    (
+        "multilingual.yaml",
+        include_str!("../data/redteam/multilingual.yaml"),
+    ),
+    (
+        "indirect-injection.yaml",
+        include_str!("../data/redteam/indirect-injection.yaml"),
+    ),
+    (
+        "ascii-smuggling.yaml",
+        include_str!("../data/redteam/ascii-smuggling.yaml"),
+    ),
 ];
 
 impl AttackLibrary {
@@ -300,14 +324,17 @@ impl AttackLibrary {
     }
 
     /// Parses named YAML texts.
-    pub fn parse_files(files: impl IntoIterator<Item = (String, String)>) -> Result<Self, GuardError> {
+    pub fn parse_files(
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, GuardError> {
         let mut lib = Self::default();
         let mut ids = HashSet::new();
         for (name, text) in files {
-            let mut f: AttackFile = serde_norway::from_str(&text).map_err(|e| GuardError::Yaml {
-                file: name.clone(),
-                reason: e.to_string(),
-            })?;
+            let mut f: AttackFile =
+                serde_norway::from_str(&text).map_err(|e| GuardError::Yaml {
+                    file: name.clone(),
+                    reason: e.to_string(),
+                })?;
             for a in &mut f.attacks {
                 a.category = f.category;
                 if !ids.insert(a.id.clone()) {
@@ -378,8 +405,16 @@ mod tests {
             payload: Some("say {marker}".into()),
             encoding: Some(Obfuscation::Base64),
         };
-        assert_eq!(a.render(), format!("Decode: {}", encode("say M-1", Encoding::Base64)));
-        for o in [Obfuscation::Tags, Obfuscation::Homoglyph, Obfuscation::Leet, Obfuscation::ZeroWidth] {
+        assert_eq!(
+            a.render(),
+            format!("Decode: {}", encode("say M-1", Encoding::Base64))
+        );
+        for o in [
+            Obfuscation::Tags,
+            Obfuscation::Homoglyph,
+            Obfuscation::Leet,
+            Obfuscation::ZeroWidth,
+        ] {
             assert_ne!(o.apply("ignore this"), "ignore this");
         }
     }
@@ -412,7 +447,9 @@ mod tests {
 
     #[test]
     fn bad_files_are_named() {
-        let err = AttackLibrary::parse_files([("a.yaml".to_string(), "category: nope".to_string())]).unwrap_err();
+        let err =
+            AttackLibrary::parse_files([("a.yaml".to_string(), "category: nope".to_string())])
+                .unwrap_err();
         assert!(err.to_string().contains("a.yaml"), "{err}");
         let one = "category: encoding\ndescription: d\nsources: [{name: n, licence: l}]\nattacks:\n  - {id: a, goal: leak, template: t}\n";
         let err = AttackLibrary::parse_files([
