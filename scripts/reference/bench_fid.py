@@ -6,7 +6,8 @@ Usage:
 
 Builds the same two generated sets as crates/incant-image-metrics/examples/fid_bench.rs,
 takes their statistics with numpy (mean, np.cov rowvar=False, float64) and times
-`calculate_frechet_distance` (scipy.linalg.sqrtm). Prints one JSON line; compare its `fid`
+`calculate_frechet_distance` (scipy.linalg.sqrtm) and clean-fid's `kernel_distance`
+(100 subsets of 1,000; its own random subsets, so KID agrees only within its spread). Prints one JSON line; compare its `fid`
 and `fid_s` with the example's output from the same machine.
 """
 
@@ -35,8 +36,13 @@ def main():
     t = time.perf_counter()
     value = calculate_frechet_distance(sa[0], sa[1], sb[0], sb[1])
     fid_s = time.perf_counter() - t
+    from cleanfid.fid import kernel_distance
+    np.random.seed(0)
+    t = time.perf_counter()
+    kid = kernel_distance(a, b, num_subsets=100, max_subset_size=1000)
+    kid_s = time.perf_counter() - t
     print(json.dumps({"n": n, "dims": d, "fid": float(value), "stats_s": round(stats_s, 3),
-                      "fid_s": round(fid_s, 3)}))
+                      "fid_s": round(fid_s, 3), "kid_cleanfid": kid, "kid_s": round(kid_s, 3)}))
 
 
 if __name__ == "__main__":

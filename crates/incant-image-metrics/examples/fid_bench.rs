@@ -1,11 +1,14 @@
 //! FID speed on generated features: `cargo run [--release] -p incant-image-metrics --example
 //! fid_bench -- [N] [DIMS]` (defaults 10000 2048). Prints one JSON line with the value and
-//! the seconds spent on statistics and on the distance; scripts/reference/bench_fid.py runs
+//! the seconds spent on statistics, on the distance and on KID (100 subsets of 1,000); scripts/reference/bench_fid.py runs
 //! pytorch-fid on the same features for comparison.
 
 use std::time::Instant;
 
-use incant_image_metrics::{frechet_distance, synthetic_features, FeatureStats, SyntheticSet};
+use incant_image_metrics::{
+    frechet_distance, kernel_inception_distance, synthetic_features, FeatureStats, KidOptions,
+    SyntheticSet,
+};
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -39,9 +42,14 @@ fn main() {
     let t = Instant::now();
     let fid = frechet_distance(&sa, &sb).unwrap();
     let fid_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let kid = kernel_inception_distance(&a, &b, &KidOptions::default()).unwrap();
+    let kid_s = t.elapsed().as_secs_f64();
     println!(
-        "{{\"n\": {n}, \"dims\": {d}, \"fid\": {:.17e}, \"stats_s\": {stats_s:.3}, \"fid_s\": {fid_s:.3}, \"threads\": {}}}",
+        "{{\"n\": {n}, \"dims\": {d}, \"fid\": {:.17e}, \"stats_s\": {stats_s:.3}, \"fid_s\": {fid_s:.3}, \"kid\": {:.6e}, \"kid_std\": {:.3e}, \"kid_s\": {kid_s:.3}, \"threads\": {}}}",
         fid.value,
+        kid.mean,
+        kid.std,
         faer::get_global_parallelism().degree()
     );
 }
