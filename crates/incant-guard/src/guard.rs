@@ -220,6 +220,28 @@ impl Guard {
         self.scan_inputs(&[text]).pop().expect("one scan per text")
     }
 
+    /// Scans raw bytes: invalid UTF-8 is replaced (U+FFFD) and reported as a reason, and
+    /// the rest is scanned as text.
+    pub fn scan_input_bytes(&self, bytes: &[u8]) -> Scan {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.scan_input(text),
+            Err(_) => {
+                let text = String::from_utf8_lossy(bytes);
+                let bad = text
+                    .chars()
+                    .filter(|&c| c == char::REPLACEMENT_CHARACTER)
+                    .count();
+                let mut scan = self.scan_input(&text);
+                scan.reasons.push(Reason::new(
+                    "input",
+                    format!("not valid UTF-8: {bad} invalid sequence(s) replaced with U+FFFD"),
+                    0.0,
+                ));
+                scan
+            }
+        }
+    }
+
     /// Scans many input texts; with an embedder, their embeddings are computed in batches,
     /// which is much faster than one at a time.
     pub fn scan_inputs(&self, texts: &[&str]) -> Vec<Scan> {
