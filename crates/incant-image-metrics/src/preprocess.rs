@@ -30,12 +30,6 @@ pub fn resize_rgb_float(
     out_width: usize,
     out_height: usize,
 ) -> Result<Vec<f32>> {
-    if width == 0 || height == 0 {
-        return Err(MetricsError::Image {
-            what: "to resize".into(),
-            detail: format!("it is {width} x {height} pixels; it needs at least one"),
-        });
-    }
     if rgb.len() != width * height * 3 {
         return Err(MetricsError::Image {
             what: "to resize".into(),
@@ -54,7 +48,7 @@ pub fn resize_rgb_float(
             .step_by(3)
             .map(|&v| f32::from(v))
             .collect();
-        let resized = resize_bicubic_f32(&channel, width, height, out_width, out_height);
+        let resized = resize_bicubic_f32(&channel, width, height, out_width, out_height)?;
         out.extend(resized.into_iter().map(|v| v.clamp(0.0, 255.0)));
     }
     Ok(out)

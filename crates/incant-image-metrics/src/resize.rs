@@ -6,6 +6,8 @@
 //! downsampling (an antialiasing filter, unlike OpenCV's or PyTorch's bicubic), weights
 //! normalised per output pixel, sums in `f64` and the intermediate image stored as `f32`.
 
+use crate::error::{MetricsError, Result};
+
 /// Pillow's `bicubic_filter` with `a = -0.5`.
 fn bicubic(x: f64) -> f64 {
     const A: f64 = -0.5;
@@ -58,16 +60,21 @@ pub fn resize_bicubic_f32(
     height: usize,
     out_width: usize,
     out_height: usize,
-) -> Vec<f32> {
-    assert_eq!(
-        pixels.len(),
-        width * height,
-        "pixels must hold width x height values"
-    );
-    assert!(
-        out_width > 0 && out_height > 0,
-        "the output size must be positive"
-    );
+) -> Result<Vec<f32>> {
+    if width == 0 || height == 0 || out_width == 0 || out_height == 0 {
+        return Err(MetricsError::Image {
+            what: "to resize".into(),
+            detail: format!(
+                "{width} x {height} to {out_width} x {out_height}: sizes must be positive"
+            ),
+        });
+    }
+    if pixels.len() != width * height {
+        return Err(MetricsError::Image {
+            what: "to resize".into(),
+            detail: format!("{} values for {width} x {height} pixels", pixels.len()),
+        });
+    }
     // Pillow skips a pass whose size does not change (the box is always the whole image).
     let horizontal = if out_width != width {
         let c = coefficients(width, out_width);
@@ -88,7 +95,7 @@ pub fn resize_bicubic_f32(
         pixels.to_vec()
     };
     if out_height == height {
-        return horizontal;
+        return Ok(horizontal);
     }
     let c = coefficients(height, out_height);
     let mut out = vec![0f32; out_width * out_height];
@@ -102,7 +109,7 @@ pub fn resize_bicubic_f32(
             out[yy * out_width + xx] = ss as f32;
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -113,7 +120,7 @@ mod tests {
     fn constant_images_stay_constant() {
         let img = vec![42.5f32; 7 * 5];
         for (w, h) in [(3, 2), (20, 11), (7, 9)] {
-            let out = resize_bicubic_f32(&img, 7, 5, w, h);
+            let out = resize_bicubic_f32(&img, 7, 5, w, h).unwrap();
             assert!(
                 out.iter().all(|v| (v - 42.5).abs() < 1e-4),
                 "{w}x{h}: {out:?}"
@@ -124,7 +131,9 @@ mod tests {
     #[test]
     fn same_size_is_identity() {
         let img: Vec<f32> = (0..12).map(|v| v as f32 * 1.5).collect();
-        assert_eq!(resize_bicubic_f32(&img, 4, 3, 4, 3), img);
+        assert_eq!(resize_bicubic_f32(&img, 4, 3, 4, 3).unwrap(), img);
+        assert!(resize_bicubic_f32(&img, 4, 2, 4, 3).is_err());
+        assert!(resize_bicubic_f32(&img, 4, 3, 0, 3).is_err());
     }
 
     #[test]

@@ -54,7 +54,8 @@ fn float_bicubic_matches_pillow() {
             case.height,
             case.out_width,
             case.out_height,
-        );
+        )
+        .unwrap();
         assert_eq!(out.len(), case.pixels.len(), "{}", case.name);
         let worst = out
             .iter()
