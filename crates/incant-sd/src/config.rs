@@ -247,6 +247,17 @@ pub fn unet_config(path: &Path) -> Result<UnetConfig, SdError> {
             format!("{:?}", j.resnet_time_scale_shift),
         )?;
     }
+    // candle's DownBlock2D and UpBlock2D build their resnets with 32 groups whatever the
+    // config says (only the attention blocks read it); every SD UNet uses 32.
+    if j.norm_num_groups != 32 {
+        return Err(err(
+            "norm_num_groups",
+            format!(
+                "{} is not supported: candle's UNet down and up blocks always normalise in 32 groups",
+                j.norm_num_groups
+            ),
+        ));
+    }
     if j.mid_block_type.as_deref() != Some("UNetMidBlock2DCrossAttn") {
         refuse("mid_block_type", format!("{:?}", j.mid_block_type))?;
     }

@@ -423,7 +423,8 @@ impl Sampler {
     }
 }
 
-/// The inference timesteps, descending. DDIM's are integers; the Euler family keeps
+/// The inference timesteps, descending, rounded as numpy rounds (half to even). DDIM's are
+/// integers; the Euler family keeps
 /// `linspace`'s fractions (diffusers' float32 timesteps).
 fn timesteps(spacing: Spacing, t: usize, n: usize, offset: usize, integer: bool) -> Vec<f64> {
     let mut ts: Vec<f64> = match spacing {
@@ -435,7 +436,7 @@ fn timesteps(spacing: Spacing, t: usize, n: usize, offset: usize, integer: bool)
                     (t - 1) as f64 * i as f64 / (n - 1) as f64
                 };
                 if integer {
-                    v.round()
+                    v.round_ties_even()
                 } else {
                     v as f32 as f64
                 }
@@ -445,7 +446,7 @@ fn timesteps(spacing: Spacing, t: usize, n: usize, offset: usize, integer: bool)
         Spacing::Trailing => {
             let ratio = t as f64 / n as f64;
             (0..n)
-                .map(|i| (t as f64 - i as f64 * ratio).round() - 1.0)
+                .map(|i| (t as f64 - i as f64 * ratio).round_ties_even() - 1.0)
                 .rev()
                 .collect()
         }

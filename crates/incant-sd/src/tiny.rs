@@ -98,6 +98,19 @@ fn fill(varmap: &VarMap, seed: u64) -> candle_core::Result<()> {
     Ok(())
 }
 
+/// diffusers' current names for the VAE's attention (candle creates the legacy
+/// `query`/`key`/`value`/`proj_attn` names on an empty `VarMap`, and reads either).
+fn current_attention_name(key: &str) -> String {
+    [
+        (".query.", ".to_q."),
+        (".key.", ".to_k."),
+        (".value.", ".to_v."),
+        (".proj_attn.", ".to_out.0."),
+    ]
+    .iter()
+    .fold(key.to_string(), |k, (old, new)| k.replace(old, new))
+}
+
 fn save(varmap: &VarMap, path: &Path, fp16: bool) -> Result<(), SdError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
@@ -111,7 +124,7 @@ fn save(varmap: &VarMap, path: &Path, fp16: bool) -> Result<(), SdError> {
         .map(|(k, v)| {
             let t = v.as_tensor().clone();
             let t = if fp16 { t.to_dtype(DType::F16)? } else { t };
-            Ok((k.clone(), t))
+            Ok((current_attention_name(k), t))
         })
         .collect::<candle_core::Result<HashMap<String, Tensor>>>()
         .map_err(SdError::compute(STAGE))?;
@@ -186,7 +199,7 @@ pub fn write_model(dir: &Path, tiny: Tiny) -> Result<(), SdError> {
   "block_out_channels": [32, 64], "center_input_sample": false, "cross_attention_dim": 32,
   "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"], "downsample_padding": 1,
   "flip_sin_to_cos": true, "freq_shift": 0, "in_channels": 4, "layers_per_block": 1,
-  "mid_block_scale_factor": 1, "norm_eps": 1e-05, "norm_num_groups": 8, "out_channels": 4,
+  "mid_block_scale_factor": 1, "norm_eps": 1e-05, "norm_num_groups": 32, "out_channels": 4,
   "sample_size": 8, "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"],
   "use_linear_projection": {}, "upcast_attention": {}}}"#,
         tiny.sd2, tiny.sd2
