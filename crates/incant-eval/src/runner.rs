@@ -333,6 +333,10 @@ fn run_case(
         }
     };
     let mut params = prompt.params.clone();
+    if let Some(negative) = &rendered.negative {
+        // An image prompt's negative prompt travels with its settings.
+        params.insert("negative_prompt".into(), negative.clone().into());
+    }
     params.extend(target.config.clone());
     let req = Request {
         chat: rendered.kind == incant_prompt::PromptKind::Chat,

@@ -67,7 +67,8 @@ pub enum ImageCommand {
     /// symmetric eigendecompositions); KID as clean-fid/torchmetrics: unbiased MMD with the
     /// cubic polynomial kernel over seeded subsets. Image folders are embedded with the
     /// CLIP image tower of --clip (FID on CLIP features); .npy files hold one feature row
-    /// per image from any extractor (e.g. Inception pool3 computed elsewhere).
+    /// per image from any extractor. With --inception, folders go through pytorch-fid's
+    /// Inception network after clean-fid's preprocessing instead.
     ///
     /// Examples:
     ///   incant image fid real/ generated/ --clip models/clip-vit-large-patch14
@@ -204,8 +205,13 @@ pub struct ImageFidArgs {
     #[arg(value_name = "FAKE")]
     pub fake: PathBuf,
     /// CLIP model folder for image folders (features: CLIP image embeddings).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "inception")]
     pub clip: Option<PathBuf>,
+    /// pytorch-fid's Inception weights as safetensors, for image folders (2048-d pool3
+    /// features after clean-fid's float resize to 299x299; convert the .pth once with
+    /// scripts/reference/convert_fid_inception.py).
+    #[arg(long, value_name = "FILE")]
+    pub inception: Option<PathBuf>,
     /// KID subsets.
     #[arg(long, default_value_t = 100)]
     pub kid_subsets: usize,

@@ -311,6 +311,23 @@ fn bad_input_is_named_with_a_hint() {
         &["image", "generate", "fox.prompt", "-p", "local:sd:nowhere"],
     );
     assert_eq!(o.status.code(), Some(2));
+    let o = incant(
+        d,
+        &[
+            "image",
+            "fid",
+            ".",
+            ".",
+            "--inception",
+            "missing.safetensors",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("convert_fid_inception"),
+        "{}",
+        stderr(&o)
+    );
     // A server that is down: the call fails as a result, exit 1.
     let o = incant(
         d,
@@ -325,4 +342,40 @@ fn bad_input_is_named_with_a_hint() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("\"error\""), "{}", stdout(&o));
+}
+
+#[test]
+fn image_prompts_run_in_suites_and_are_stored() {
+    let (dir, sd) = setup();
+    let d = dir.path();
+    write(
+        d,
+        "incant.yaml",
+        &format!(
+            "prompts: [fox.prompt]\nproviders: [\"{sd}\"]\ntests:\n  - vars: {{ subject: a red fox }}\n    assert:\n      - type: is-json\n      - type: contains\n        value: .png\n  - vars: {{ subject: an owl }}\n    assert:\n      - type: contains\n        value: \"(blurry:1.2)\"\n"
+        ),
+    );
+    let o = incant_cmd()
+        .args(["eval", ".", "-o", "report.json"])
+        .current_dir(d)
+        .env("INCANT_DB", d.join("runs.db"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let report = std::fs::read_to_string(d.join("report.json")).unwrap();
+    assert!(report.contains(".incant/images/"), "{report}");
+    let pngs = std::fs::read_dir(d.join(".incant/images")).unwrap().count();
+    assert_eq!(pngs, 2, "one image per case");
+    // The stored run lists both cases.
+    let o = incant_cmd()
+        .args(["runs", "list", "--json"])
+        .current_dir(d)
+        .env("INCANT_DB", d.join("runs.db"))
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("\"passed\": 2") || stdout(&o).contains("\"passed\":2"),
+        "{}",
+        stdout(&o)
+    );
 }

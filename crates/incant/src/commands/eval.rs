@@ -158,6 +158,14 @@ pub(super) fn run_suite(
                     }
                 }
             }
+            if super::image::as_text::is_image_provider(&p.id) {
+                let images = std::path::PathBuf::from(".incant").join("images");
+                let base = suite.path.parent().unwrap_or(std::path::Path::new("."));
+                return super::image::as_text::ImageAsText::new(
+                    &p.id, &config, models_dir, base, images,
+                )
+                .map(|p| Box::new(p) as Box<dyn Provider>);
+            }
             from_spec(&p.id, &config, models_dir).map_err(|e| match e {
                 ProviderError::Config(m) => {
                     input_error(format!("{}: {m}", suite.path.display()), None)

@@ -8,7 +8,8 @@ use crate::report::{input_error, paint};
 use anyhow::{Context, Result};
 use incant_clip::{load_png, ClipModel};
 use incant_image_metrics::{
-    frechet_distance, kernel_inception_distance, read_npy, FeatureStats, Features, KidOptions,
+    clean_fid_resize, frechet_distance, kernel_inception_distance, read_npy, FeatureStats,
+    Features, FidInceptionV3, KidOptions,
 };
 use incant_models::{resolve, ModelKind};
 use incant_tokenize::clip::ClipTokenizer;
@@ -81,8 +82,41 @@ pub fn clip_features(clip: &ClipModel, files: &[PathBuf], set: &str) -> Result<F
     Features::from_rows(set, &rows).map_err(|e| input_error(e.to_string(), None))
 }
 
-/// A feature set from a `.npy` file, or the CLIP features of a folder of PNGs.
-fn feature_set(path: &Path, clip: Option<&ClipModel>, set: &str) -> Result<Features> {
+/// Inception pool3 features of PNG files after clean-fid's float resize, 8 at a time.
+fn inception_features(model: &FidInceptionV3, files: &[PathBuf], set: &str) -> Result<Features> {
+    let device = candle_core::Device::Cpu;
+    let bar = progress(files.len() as u64, &format!("inception {set}"));
+    let mut rows = Vec::with_capacity(files.len());
+    for batch in files.chunks(8) {
+        let inputs = batch
+            .iter()
+            .map(|f| {
+                let img = load_png(f)
+                    .map_err(|e| input_error(e.to_string(), Some("images must be PNG files")))?;
+                let (w, h) = img.dimensions();
+                clean_fid_resize(img.as_raw(), w as usize, h as usize)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        rows.extend(
+            model
+                .features(&inputs, 8, &device)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+        bar.inc(batch.len() as u64);
+    }
+    bar.finish_and_clear();
+    Features::from_rows(set, &rows).map_err(|e| input_error(e.to_string(), None))
+}
+
+/// The feature extractor for image folders.
+enum Extractor {
+    Clip(Box<ClipModel>),
+    Inception(Box<FidInceptionV3>),
+}
+
+/// A feature set from a `.npy` file, or the features of a folder of PNGs.
+fn feature_set(path: &Path, extractor: Option<&Extractor>, set: &str) -> Result<Features> {
     if path.extension().is_some_and(|e| e == "npy") {
         return read_npy(path).map_err(|e| {
             input_error(
@@ -100,13 +134,13 @@ fn feature_set(path: &Path, clip: Option<&ClipModel>, set: &str) -> Result<Featu
             None,
         ));
     }
-    let Some(clip) = clip else {
+    let Some(extractor) = extractor else {
         return Err(input_error(
             format!(
                 "{} is a folder of images: features need a model",
                 path.display()
             ),
-            Some("pass --clip DIR (CLIP image embeddings as features), or give .npy features"),
+            Some("pass --clip DIR (CLIP image embeddings) or --inception FILE, or give .npy features"),
         ));
     };
     let files = pngs_in(path)?;
@@ -120,7 +154,10 @@ fn feature_set(path: &Path, clip: Option<&ClipModel>, set: &str) -> Result<Featu
             None,
         ));
     }
-    clip_features(clip, &files, set)
+    match extractor {
+        Extractor::Clip(clip) => clip_features(clip, &files, set),
+        Extractor::Inception(model) => inception_features(model, &files, set),
+    }
 }
 
 /// FID and KID between two feature sets, with FID's warnings.
@@ -143,13 +180,20 @@ pub fn fid_kid(
 
 /// `incant image fid`.
 pub fn fid(models_dir: &Path, args: ImageFidArgs) -> Result<ExitCode> {
-    let clip = args
-        .clip
-        .as_deref()
-        .map(|d| load_clip(d, models_dir))
-        .transpose()?;
-    let a = feature_set(&args.real, clip.as_ref(), "real")?;
-    let b = feature_set(&args.fake, clip.as_ref(), "fake")?;
+    let extractor = match (&args.clip, &args.inception) {
+        (Some(dir), _) => Some(Extractor::Clip(Box::new(load_clip(dir, models_dir)?))),
+        (None, Some(file)) => Some(Extractor::Inception(Box::new(
+            FidInceptionV3::load(file, &candle_core::Device::Cpu).map_err(|e| {
+                input_error(
+                    format!("--inception {}: {e}", file.display()),
+                    Some("pytorch-fid's pt_inception weights as safetensors (scripts/reference/convert_fid_inception.py)"),
+                )
+            })?,
+        ))),
+        (None, None) => None,
+    };
+    let a = feature_set(&args.real, extractor.as_ref(), "real")?;
+    let b = feature_set(&args.fake, extractor.as_ref(), "fake")?;
     let opts = KidOptions {
         subsets: args.kid_subsets,
         subset_size: args.kid_subset_size,
@@ -166,7 +210,11 @@ pub fn fid(models_dir: &Path, args: ImageFidArgs) -> Result<ExitCode> {
                 "kid_subsets": kid.subsets,
                 "kid_subset_size": kid.subset_size,
                 "real": a.rows(), "fake": b.rows(), "dims": a.dims(),
-                "features": if clip.is_some() { "clip" } else { "npy" },
+                "features": match extractor {
+                    Some(Extractor::Clip(_)) => "clip",
+                    Some(Extractor::Inception(_)) => "inception",
+                    None => "npy",
+                },
                 "warnings": warnings,
             }))?
         );

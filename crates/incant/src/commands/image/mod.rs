@@ -1,6 +1,7 @@
 //! `incant image`: render, generate, grid, score, fid, curve. Each subcommand has its module;
 //! this one dispatches and holds `render` and `generate`, the two that only call providers.
 
+pub(crate) mod as_text;
 mod curve;
 mod grid;
 mod local_sd;

@@ -118,14 +118,24 @@ pub fn provider(
     models_dir: &Path,
     workflow: Option<&Path>,
 ) -> Result<Box<dyn ImageProvider>> {
-    if id == "local:sd" || id.starts_with("local:sd:") {
-        return LocalSd::load(id, models_dir).map(|p| Box::new(p) as Box<dyn ImageProvider>);
-    }
     let mut config = Map::new();
     if let Some(w) = workflow {
         config.insert("workflow".into(), Value::String(w.display().to_string()));
     }
-    incant_image_provider::from_spec(id, &config, Path::new(".")).map_err(|e| {
+    provider_with_config(id, &config, models_dir, Path::new("."))
+}
+
+/// [`provider`] with a suite's provider config; `base_dir` resolves relative paths in it.
+pub fn provider_with_config(
+    id: &str,
+    config: &Map<String, Value>,
+    models_dir: &Path,
+    base_dir: &Path,
+) -> Result<Box<dyn ImageProvider>> {
+    if id == "local:sd" || id.starts_with("local:sd:") {
+        return LocalSd::load(id, models_dir).map(|p| Box::new(p) as Box<dyn ImageProvider>);
+    }
+    incant_image_provider::from_spec(id, config, base_dir).map_err(|e| {
         input_error(
             e.to_string(),
             Some("image providers: a1111:URL, comfyui:URL, openai:image:MODEL, local:sd:DIR"),
