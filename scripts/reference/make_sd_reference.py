@@ -11,12 +11,18 @@ missing or unexpected keys), feeds fixed inputs drawn from numpy's seeded genera
 records inputs, outputs and the sha256 of each weights file, so the Rust test can tell
 "the weights changed" from "the forward pass changed". Everything runs in float32 on the CPU.
 
+Last, whole runs of diffusers' StableDiffusionPipeline (DDIM and Euler, with and without
+guidance) start from incant-sd's own initial noise (its generator is ported below) and
+incant-sd's conditioning, so the sampling loop, guidance, VAE scaling and uint8 conversion
+are compared end to end.
+
 The UNet is run twice: stock, and with GEGLU's GELU switched to the tanh approximation,
 which is what candle's UNet computes; the second run isolates that one known deviation.
 """
 
 import hashlib
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -28,6 +34,7 @@ from diffusers import (
     DDIMScheduler,
     EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
+    StableDiffusionPipeline,
     UNet2DConditionModel,
 )
 from diffusers.models.activations import GEGLU
@@ -153,6 +160,112 @@ def schedules() -> list:
     return {"sample": flat(sample), "model_out": flat(model_out), "cases": cases}
 
 
+class NoiseRng:
+    """incant-sd's seeded noise (xoshiro256++ seeded by SplitMix64, Box-Muller in f64),
+    ported so diffusers can start from the very latents incant-sd draws."""
+
+    M = (1 << 64) - 1
+
+    def __init__(self, seed: int):
+        x = seed & self.M
+        s = []
+        for _ in range(4):
+            x = (x + 0x9E3779B97F4A7C15) & self.M
+            z = x
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & self.M
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & self.M
+            s.append(z ^ (z >> 31))
+        self.s = s
+        self.spare = None
+
+    @staticmethod
+    def rotl(x: int, k: int) -> int:
+        return ((x << k) | (x >> (64 - k))) & NoiseRng.M
+
+    def next_u64(self) -> int:
+        s = self.s
+        result = (self.rotl((s[0] + s[3]) & self.M, 23) + s[0]) & self.M
+        t = (s[1] << 17) & self.M
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = self.rotl(s[3], 45)
+        return result
+
+    def uniform(self) -> float:
+        return ((self.next_u64() >> 11) + 1.0) * (1.0 / (1 << 53))
+
+    def normal(self) -> float:
+        if self.spare is not None:
+            z, self.spare = self.spare, None
+            return z
+        r = math.sqrt(-2.0 * math.log(self.uniform()))
+        theta = 2.0 * math.pi * self.uniform()
+        self.spare = r * math.sin(theta)
+        return r * math.cos(theta)
+
+    def normals(self, n: int) -> np.ndarray:
+        return np.array([self.normal() for _ in range(n)], dtype=np.float32)
+
+
+def pipelines(folder: Path, pad: int) -> list:
+    """Whole text-to-image runs of diffusers' StableDiffusionPipeline from incant-sd's
+    initial latents and conditioning ("cat" against the negative "dog", one chunk each),
+    with GEGLU in candle's tanh form; 32x32 images as uint8."""
+    GEGLU.gelu = lambda self, gate: F.gelu(gate, approximate="tanh")
+    text = CLIPTextModel.from_pretrained(folder / "text_encoder").eval()
+    unet = UNet2DConditionModel.from_pretrained(folder / "unet").eval()
+    vae = AutoencoderKL.from_pretrained(folder / "vae").eval()
+    config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+
+    def embed(token: int) -> torch.Tensor:
+        ids = [49406, token, 49407] + [pad] * 74
+        return text(torch.tensor([ids])).last_hidden_state
+
+    # With the tiny merges file incant-sd writes, "cat" is token 513 and "dog" 515.
+    cond, uncond = embed(513), embed(515)
+    cases = []
+    for sampler, cls in (("DDIM", DDIMScheduler), ("Euler", EulerDiscreteScheduler)):
+        for cfg in (7.0, 1.0):
+            seed, steps = 1234, 3
+            pipe = StableDiffusionPipeline(
+                vae=vae,
+                text_encoder=text,
+                tokenizer=None,
+                unet=unet,
+                scheduler=cls.from_config(config),
+                safety_checker=None,
+                feature_extractor=None,
+                requires_safety_checker=False,
+            )
+            pipe.set_progress_bar_config(disable=True)
+            latents = torch.from_numpy(NoiseRng(seed).normals(4 * 4 * 4).reshape(1, 4, 4, 4))
+            image = pipe(
+                prompt_embeds=cond,
+                negative_prompt_embeds=uncond,
+                latents=latents,
+                num_inference_steps=steps,
+                guidance_scale=cfg,
+                height=32,
+                width=32,
+                output_type="np",
+            ).images[0]
+            pixels = (image * 255).round().astype(np.uint8)
+            cases.append(
+                {
+                    "sampler": sampler,
+                    "cfg_scale": cfg,
+                    "seed": seed,
+                    "steps": steps,
+                    "pixels": [int(v) for v in pixels.ravel()],
+                }
+            )
+    GEGLU.gelu = STOCK_GEGLU_GELU
+    return cases
+
+
 def main() -> None:
     if len(sys.argv) != 3:
         raise SystemExit(__doc__)
@@ -162,6 +275,10 @@ def main() -> None:
         "tool": "diffusers + transformers, float32, CPU",
         "sd1": variant(tiny / "sd1", pad=49407, seed=1),
         "sd2": variant(tiny / "sd2", pad=0, seed=2),
+        "pipelines": {
+            "sd1": pipelines(tiny / "sd1", pad=49407),
+            "sd2": pipelines(tiny / "sd2", pad=0),
+        },
         "schedules": schedules(),
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)

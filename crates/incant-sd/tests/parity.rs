@@ -16,7 +16,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use incant_sd::sampler::{NoiseSchedule, Sampler, SamplerKind};
 use incant_sd::tiny::{write_bpe, write_model, Tiny, SD15_SCHEDULER};
-use incant_sd::SdPipeline;
+use incant_sd::{SdPipeline, SdRequest};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -25,6 +25,17 @@ struct Reference {
     sd1: Variant,
     sd2: Variant,
     schedules: Schedules,
+    pipelines: BTreeMap<String, Vec<Run>>,
+}
+
+/// A whole diffusers `StableDiffusionPipeline` run from incant-sd's noise.
+#[derive(Deserialize)]
+struct Run {
+    sampler: String,
+    cfg_scale: f64,
+    seed: u64,
+    steps: usize,
+    pixels: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -236,5 +247,67 @@ fn schedules_and_steps_match_diffusers() {
             d < 1e-5 * scale,
             "{what}: step differs by {d} (scale {scale})"
         );
+    }
+}
+
+#[test]
+fn whole_runs_match_diffusers_pipeline_from_the_same_noise() {
+    let runs = reference().pipelines;
+    for (name, sd2) in [("sd1", false), ("sd2", true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join(name);
+        write_model(
+            &model,
+            Tiny {
+                sd2,
+                ..Tiny::default()
+            },
+        )
+        .unwrap();
+        let pipe = SdPipeline::load(&model, &write_bpe(dir.path()).unwrap()).unwrap();
+        for run in &runs[name] {
+            let req = SdRequest {
+                prompt: vec![("cat".into(), 1.0)],
+                negative: vec![("dog".into(), 1.0)],
+                width: 32,
+                height: 32,
+                steps: run.steps,
+                cfg_scale: run.cfg_scale,
+                sampler: Some(run.sampler.clone()),
+                seed: run.seed,
+                batch_size: 1,
+            };
+            let distinct: std::collections::BTreeSet<u8> = run.pixels.iter().copied().collect();
+            assert!(distinct.len() > 16, "the reference image is nearly flat");
+            let image = pipe.generate_rgb(&req, |_, _| {}).unwrap().remove(0);
+            assert_eq!(image.pixels.len(), run.pixels.len());
+            let diffs: Vec<u8> = image
+                .pixels
+                .iter()
+                .zip(&run.pixels)
+                .map(|(a, b)| a.abs_diff(*b))
+                .collect();
+            let worst = diffs.iter().copied().max().unwrap();
+            let off = diffs.iter().filter(|&&d| d > 0).count();
+            eprintln!(
+                "{name} {} cfg {}: {off} of {} bytes off by at most {worst}",
+                run.sampler,
+                run.cfg_scale,
+                diffs.len()
+            );
+            // Rounding of values that land on a .5 boundary may differ by one level.
+            assert!(
+                worst <= 1,
+                "{name} {} cfg {}: a pixel differs by {worst}",
+                run.sampler,
+                run.cfg_scale
+            );
+            assert!(
+                off * 100 <= diffs.len(),
+                "{name} {} cfg {}: {off} bytes differ",
+                run.sampler,
+                run.cfg_scale
+            );
+        }
     }
 }
