@@ -48,7 +48,7 @@ impl ModelIndex {
     /// Refuses pipelines that are not single-encoder Stable Diffusion.
     pub(crate) fn check(&self, path: &Path) -> Result<(), SdError> {
         match self.class_name.as_deref() {
-            Some(name) if name.contains("XL") || name.contains("3") => Err(SdError::config(
+            Some(name) if name.contains("XL") || name.starts_with("StableDiffusion3") => Err(SdError::config(
                 path,
                 "_class_name",
                 format!("{name} is not supported: only Stable Diffusion 1.x / 2.x / turbo folders (one CLIP text encoder)"),

@@ -17,7 +17,7 @@ use candle_transformers::models::stable_diffusion::{
 };
 use incant_tokenize::clip::ClipTokenizer;
 
-use crate::chunks::SpecialIds;
+use crate::chunks::{SpecialIds, CHUNK_TOKENS};
 use crate::conditioning::{encode_chunks, pad_to_same_length, prompt_chunks};
 use crate::config::{self, Layout, ModelIndex, TextEncoderConfig, UnetConfig, VaeConfig};
 use crate::rng::NoiseRng;
@@ -185,6 +185,17 @@ impl SdPipeline {
                 format!(
                     "{} does not divide hidden_size {}",
                     text_cfg.num_attention_heads, text_cfg.hidden_size
+                ),
+            ));
+        }
+        if text_cfg.max_position_embeddings < CHUNK_TOKENS + 2 {
+            return Err(SdError::config(
+                &layout.text_config,
+                "max_position_embeddings",
+                format!(
+                    "{} is too small: prompt chunks are {} tokens with their markers",
+                    text_cfg.max_position_embeddings,
+                    CHUNK_TOKENS + 2
                 ),
             ));
         }

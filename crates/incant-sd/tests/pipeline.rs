@@ -249,7 +249,32 @@ fn bad_folders_and_requests_are_named_errors() {
         err.contains("down_block_types") && err.contains("SimpleDownBlock"),
         "{err}"
     );
+    std::fs::write(
+        &config,
+        original.replace(r#""norm_num_groups": 32"#, r#""norm_num_groups": 16"#),
+    )
+    .unwrap();
+    let err = SdPipeline::load(&model, &bpe).unwrap_err().to_string();
+    assert!(
+        err.contains("norm_num_groups") && err.contains("32 groups"),
+        "{err}"
+    );
     std::fs::write(&config, &original).unwrap();
+
+    let index = model.join("model_index.json");
+    std::fs::write(&index, r#"{"_class_name": "StableDiffusionXLPipeline"}"#).unwrap();
+    let err = SdPipeline::load(&model, &bpe).unwrap_err().to_string();
+    assert!(
+        err.contains("_class_name") && err.contains("StableDiffusionXLPipeline"),
+        "{err}"
+    );
+    std::fs::remove_file(&index).unwrap();
+    let err = SdPipeline::load(&model, &bpe).unwrap_err().to_string();
+    assert!(
+        err.contains("model_index.json") && err.contains("diffusers-layout"),
+        "{err}"
+    );
+    write_model(&model, SD1).unwrap();
 
     std::fs::remove_file(model.join("vae/diffusion_pytorch_model.safetensors")).unwrap();
     let err = SdPipeline::load(&model, &bpe).unwrap_err();
