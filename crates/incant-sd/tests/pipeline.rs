@@ -326,3 +326,65 @@ pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     buf.truncate(info.buffer_size());
     (info.width, info.height, buf)
 }
+
+/// A1111's "Original" emphasis, computed by hand from the raw encoder output: the dog token
+/// carries 1.5, every other position 1, and the chunk is rescaled to its unweighted mean.
+#[test]
+fn emphasis_follows_a1111_original_formula() {
+    use candle_core::Tensor;
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    write_model(&model, SD1).unwrap();
+    let bpe = write_bpe(dir.path()).unwrap();
+    let pipe = SdPipeline::load(&model, &bpe).unwrap();
+    let tok = incant_tokenize::clip::ClipTokenizer::load(&bpe).unwrap();
+
+    let prompt = SdRequest::from_a1111("a (dog:1.5), cat", "").prompt;
+    assert_eq!(prompt.len(), 3, "{prompt:?}");
+    let mut ids = vec![49406u32];
+    let mut weights = vec![1.0f32];
+    for (text, w) in &prompt {
+        for id in tok.encode(text) {
+            ids.push(id);
+            weights.push(*w as f32);
+        }
+    }
+    assert_eq!(
+        weights.iter().filter(|&&w| w == 1.5).count(),
+        1,
+        "dog is one token"
+    );
+    ids.resize(77, 49407);
+    weights.resize(77, 1.0);
+
+    let dev = candle_core::Device::Cpu;
+    let z = pipe
+        .text_encoder()
+        .forward(
+            &Tensor::new(ids.as_slice(), &dev)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap(),
+        )
+        .unwrap();
+    let w = Tensor::from_vec(weights, (1, 77, 1), &dev).unwrap();
+    let weighted = z.broadcast_mul(&w).unwrap();
+    let ratio = (z.mean_all().unwrap() / weighted.mean_all().unwrap()).unwrap();
+    let want = weighted.broadcast_mul(&ratio).unwrap();
+
+    let got = pipe.condition(&prompt).unwrap();
+    let d = (got - &want)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(d < 1e-6, "conditioning differs from the formula by {d}");
+    let unweighted = (z - &want).unwrap().abs().unwrap().max_all().unwrap();
+    assert!(
+        unweighted.to_scalar::<f32>().unwrap() > 1e-3,
+        "the weight had no effect"
+    );
+}
