@@ -57,6 +57,19 @@ fn run(name: &str, guard: &Guard, examples: &[Example], misses: bool) -> Quality
         "{name:<20} n={}+{}  TPR {:.3}  FPR {:.3}  ROC AUC {:.3}  (TPR at FPR<=0.05: {:.3}, threshold {})",
         q.positives, q.negatives, q.tpr, q.fpr, q.roc_auc, q.tpr_at_fpr_05, q.threshold
     );
+    // Share flagged per category: recall for attack families, false-positive rate for
+    // the kinds of hard negatives.
+    let mut cats: std::collections::BTreeMap<(u8, &str), (usize, usize)> = Default::default();
+    for (e, s) in examples.iter().zip(&scores) {
+        let c = cats.entry((e.label, e.category.as_str())).or_default();
+        c.0 += usize::from(*s >= q.threshold);
+        c.1 += 1;
+    }
+    let line: Vec<String> = cats
+        .iter()
+        .map(|((l, c), (f, n))| format!("{}{c} {f}/{n}", if *l == 1 { "+" } else { "-" }))
+        .collect();
+    println!("  flagged per category: {}", line.join(", "));
     if misses {
         for ((e, s), scan) in examples.iter().zip(&scores).zip(&scans) {
             if (e.label == 1) != (*s >= q.threshold) {

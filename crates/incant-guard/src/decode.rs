@@ -176,7 +176,10 @@ fn readable(bytes: Vec<u8>) -> Option<String> {
     let letters = s.chars().filter(|c| c.is_alphabetic()).count();
     // Another encoded layer (hex digits, base64) is mostly digits: keep it for the next
     // round if it is all visible ASCII.
-    let ascii = s.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').count();
+    let ascii = s
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .count();
     (printable * 10 >= total * 9 && (letters * 2 >= total || ascii == total)).then_some(s)
 }
 
