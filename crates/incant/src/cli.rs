@@ -80,14 +80,17 @@ pub enum Command {
     /// Providers: local:MODEL (local:smollm2, any .gguf; local:minilm embeds),
     ///   openai:chat:MODEL, openai:completion:MODEL, openai:embedding:MODEL (config:
     ///   apiBaseUrl or OPENAI_BASE_URL, apiKeyEnvar or OPENAI_API_KEY, maxConcurrency,
-    ///   maxRetries, timeoutMs), exec:COMMAND (prompt on stdin), echo.
+    ///   maxRetries, timeoutMs), exec:COMMAND (prompt on stdin), echo. Image prompts
+    ///   (kind: image) run on a1111:URL, comfyui:URL, openai:image:MODEL, local:sd:DIR: the
+    ///   output names the PNGs written under .incant/images/.
     ///
     /// Assertions (each also as not-TYPE; with weight, threshold, metric): equals,
     ///   contains, icontains, contains-any, contains-all, icontains-any, icontains-all,
     ///   starts-with, regex, is-json, contains-json (value: a JSON Schema), levenshtein,
     ///   rouge-n, bleu, word-count, latency, cost, perplexity, perplexity-score, similar,
     ///   llm-rubric, factuality, expr, python, snapshot (no not-; the first output is kept
-    ///   in __snapshots__/ next to the suite, see `incant snapshot review`).
+    ///   in __snapshots__/ next to the suite, see `incant snapshot review`), clip-score
+    ///   (images vs a caption; threshold, config: {model: CLIP_DIR}).
     ///
     /// Examples:
     ///   incant eval examples/quickstart

@@ -348,11 +348,12 @@ fn bad_input_is_named_with_a_hint() {
 fn image_prompts_run_in_suites_and_are_stored() {
     let (dir, sd) = setup();
     let d = dir.path();
+    let clip = clip_dir().display().to_string();
     write(
         d,
         "incant.yaml",
         &format!(
-            "prompts: [fox.prompt]\nproviders: [\"{sd}\"]\ntests:\n  - vars: {{ subject: a red fox }}\n    assert:\n      - type: is-json\n      - type: contains\n        value: .png\n  - vars: {{ subject: an owl }}\n    assert:\n      - type: contains\n        value: \"(blurry:1.2)\"\n"
+            "prompts: [fox.prompt]\nproviders: [\"{sd}\"]\ntests:\n  - vars: {{ subject: a red fox }}\n    assert:\n      - type: is-json\n      - type: contains\n        value: .png\n      - type: clip-score\n        threshold: 0\n        config: {{ model: {clip} }}\n      - type: not-clip-score\n        value: a fox\n        threshold: 100.5\n        config: {{ model: {clip} }}\n  - vars: {{ subject: an owl }}\n    assert:\n      - type: contains\n        value: \"(blurry:1.2)\"\n"
         ),
     );
     let o = incant_cmd()
@@ -364,6 +365,16 @@ fn image_prompts_run_in_suites_and_are_stored() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let report = std::fs::read_to_string(d.join("report.json")).unwrap();
     assert!(report.contains(".incant/images/"), "{report}");
+    assert!(report.contains("CLIP score"), "{report}");
+    assert_eq!(
+        report.matches("prompt editing").count(),
+        2,
+        "one warning per case: {report}"
+    );
+    assert!(
+        report.contains("caption \\\"a photo of a red fox on the snow\\\""),
+        "{report}"
+    );
     let pngs = std::fs::read_dir(d.join(".incant/images")).unwrap().count();
     assert_eq!(pngs, 2, "one image per case");
     // The stored run lists both cases.

@@ -85,6 +85,7 @@
 //! instead of failing the case); a regex that needs more than [`js_regex::STEP_BUDGET`]
 //! steps fails instead of running on.
 
+pub mod clip_score;
 pub mod expr;
 pub mod js;
 pub mod js_regex;
@@ -159,6 +160,8 @@ pub enum AssertionKind {
     Python,
     /// Output matches the case's accepted snapshot (exactly, or by embedding similarity).
     Snapshot,
+    /// The case's images match a caption: CLIP score at least the threshold.
+    ClipScore,
 }
 
 impl AssertionKind {
@@ -214,6 +217,7 @@ pub const KINDS: &[(&str, AssertionKind)] = &[
     ("expr", AssertionKind::Expr),
     ("python", AssertionKind::Python),
     ("snapshot", AssertionKind::Snapshot),
+    ("clip-score", AssertionKind::ClipScore),
 ];
 
 /// The keys an assertion may have.
@@ -523,12 +527,27 @@ impl Assertion {
                 | K::Perplexity
                 | K::PerplexityScore
                 | K::Snapshot
+                | K::ClipScore
         );
         if self.kind == K::Snapshot {
             snapshot::check(self)?;
         }
         if !optional_value && self.value.is_none() {
             return err(format!("`{ty}` needs a `value`"), None);
+        }
+        if self.kind == K::ClipScore {
+            if self.threshold.is_none() {
+                return err(
+                    format!("`{ty}` needs a `threshold`"),
+                    Some("the lowest acceptable CLIP score (0-100); matching pairs score about 25-35 with ViT-L/14"),
+                );
+            }
+            if let Err(e) = clip_score::resolve_model(&mut self.config, base_dir) {
+                return err(
+                    e,
+                    Some("e.g. `config: {model: models/clip-vit-large-patch14}`"),
+                );
+            }
         }
         if matches!(self.kind, K::Latency | K::Cost) && self.threshold.is_none() {
             let unit = if self.kind == K::Latency {
@@ -721,6 +740,7 @@ impl Assertion {
                 python::python(output, source, t, &self.config, self.timeout_ms, ctx)?
             }
             K::Snapshot => return Err(Failure::Ungraded(snapshot::UNGRADED.into())),
+            K::ClipScore => clip_score::clip_score(output, value, t, &self.config, ctx.prompt)?,
         })
     }
 }

@@ -104,11 +104,13 @@ pub fn for_provider(request: &ImageRequest, provider: &str) -> (ImageRequest, Ve
         target,
         request.steps,
     );
-    let mut out = request.clone();
-    if target != Target::Local {
-        out.prompt = r.prompt;
-        out.negative_prompt = r.negative;
+    if target == Target::Local {
+        // The local pipeline renders (and warns) itself.
+        return (request.clone(), Vec::new());
     }
+    let mut out = request.clone();
+    out.prompt = r.prompt;
+    out.negative_prompt = r.negative;
     (out, r.warnings)
 }
 
