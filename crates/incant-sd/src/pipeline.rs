@@ -380,68 +380,83 @@ impl SdPipeline {
             None => self.default_sampler(),
         };
         let sampler = Sampler::new(kind, &self.schedule, req.steps)?;
-        let guided = req.cfg_scale > 1.0;
-        let b = req.batch_size;
-        let cond = self.condition(&req.prompt)?;
-        let context = if guided {
-            let uncond = self.condition(&req.negative)?;
-            let empty = self.condition(&[])?;
-            pad_to_same_length(cond, uncond, &empty).and_then(|(cond, uncond)| {
-                Tensor::cat(&[repeat(&uncond, b)?, repeat(&cond, b)?], 0)
-            })
-        } else {
-            repeat(&cond, b)
-        }
-        .map_err(SdError::compute("text encoding"))?;
-
-        let c = self.vae_cfg.model.latent_channels;
-        let (h, w) = (
+        let guidance = (req.cfg_scale > 1.0).then_some(req.cfg_scale);
+        let context = self.context(req, guidance.is_some())?;
+        let shape = (
+            req.batch_size,
+            self.vae_cfg.model.latent_channels,
             req.height / self.vae_cfg.scale,
             req.width / self.vae_cfg.scale,
         );
-        let mut rngs: Vec<NoiseRng> = (0..b as u64)
+        let mut rngs: Vec<NoiseRng> = (0..req.batch_size as u64)
             .map(|i| NoiseRng::new(req.seed.wrapping_add(i)))
             .collect();
-        let noise = |rngs: &mut [NoiseRng]| -> candle_core::Result<Tensor> {
-            let data: Vec<f32> = rngs.iter_mut().flat_map(|r| r.normals(c * h * w)).collect();
-            Tensor::from_vec(data, (b, c, h, w), &self.device)
-        };
-        let denoise = |latents: Tensor,
-                       rngs: &mut [NoiseRng],
-                       progress: &mut dyn FnMut(usize, usize)|
-         -> candle_core::Result<Tensor> {
-            let mut latents = (latents * sampler.init_noise_sigma())?;
-            let total = sampler.timesteps().len();
-            for (i, &t) in sampler.timesteps().iter().enumerate() {
-                let input = sampler.scale_model_input(&latents, i)?;
-                let input = if guided {
-                    Tensor::cat(&[&input, &input], 0)?
-                } else {
-                    input
-                };
-                let out = self.unet.forward(&input, t, &context)?;
-                let out = if guided {
-                    let uncond = out.narrow(0, 0, b)?;
-                    let cond = out.narrow(0, b, b)?;
-                    (&uncond + ((cond - &uncond)? * req.cfg_scale)?)?
-                } else {
-                    out
-                };
-                let fresh = if sampler.needs_noise() {
-                    Some(noise(rngs)?)
-                } else {
-                    None
-                };
-                latents = sampler.step(&out, i, &latents, fresh.as_ref())?;
-                progress(i + 1, total);
-            }
-            Ok(latents)
-        };
-        let initial = noise(&mut rngs).map_err(SdError::compute("drawing noise"))?;
-        let latents =
-            denoise(initial, &mut rngs, &mut progress).map_err(SdError::compute("denoising"))?;
+        let initial = draw_noise(&mut rngs, shape, &self.device)
+            .map_err(SdError::compute("drawing noise"))?;
+        let latents = self
+            .denoise(
+                &sampler,
+                &context,
+                initial,
+                guidance,
+                &mut rngs,
+                &mut progress,
+            )
+            .map_err(SdError::compute("denoising"))?;
         self.decode(&latents, req)
             .map_err(SdError::compute("VAE decoding"))
+    }
+
+    /// The UNet's `encoder_hidden_states`: the prompt's conditioning per image, preceded by
+    /// the negative prompt's when guiding (both padded to the same number of chunks).
+    fn context(&self, req: &SdRequest, guided: bool) -> Result<Tensor, SdError> {
+        let b = req.batch_size;
+        let cond = self.condition(&req.prompt)?;
+        if !guided {
+            return repeat(&cond, b).map_err(SdError::compute("text encoding"));
+        }
+        let uncond = self.condition(&req.negative)?;
+        let empty = self.condition(&[])?;
+        pad_to_same_length(cond, uncond, &empty)
+            .and_then(|(cond, uncond)| Tensor::cat(&[repeat(&uncond, b)?, repeat(&cond, b)?], 0))
+            .map_err(SdError::compute("text encoding"))
+    }
+
+    /// The sampling loop from standard-normal `latents`; with `guidance`, each step runs the
+    /// unconditional and conditional halves of `context` in one batch and mixes them as
+    /// `uncond + scale * (cond - uncond)`.
+    fn denoise(
+        &self,
+        sampler: &Sampler,
+        context: &Tensor,
+        latents: Tensor,
+        guidance: Option<f64>,
+        rngs: &mut [NoiseRng],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> candle_core::Result<Tensor> {
+        let b = latents.dim(0)?;
+        let mut latents = (latents * sampler.init_noise_sigma())?;
+        let total = sampler.timesteps().len();
+        for (i, &t) in sampler.timesteps().iter().enumerate() {
+            let input = sampler.scale_model_input(&latents, i)?;
+            let out = match guidance {
+                Some(scale) => {
+                    let both = Tensor::cat(&[&input, &input], 0)?;
+                    let out = self.unet.forward(&both, t, context)?;
+                    let uncond = out.narrow(0, 0, b)?;
+                    let cond = out.narrow(0, b, b)?;
+                    (&uncond + ((cond - &uncond)? * scale)?)?
+                }
+                None => self.unet.forward(&input, t, context)?,
+            };
+            let fresh = match sampler.needs_noise() {
+                true => Some(draw_noise(rngs, latents.dims4()?, &self.device)?),
+                false => None,
+            };
+            latents = sampler.step(&out, i, &latents, fresh.as_ref())?;
+            progress(i + 1, total);
+        }
+        Ok(latents)
     }
 
     fn decode(&self, latents: &Tensor, req: &SdRequest) -> candle_core::Result<Vec<RgbImage>> {
@@ -480,6 +495,17 @@ impl SdPipeline {
         }
         Ok(())
     }
+}
+
+/// Standard normal noise of `shape`, image `i` of the batch drawn from `rngs[i]`.
+fn draw_noise(
+    rngs: &mut [NoiseRng],
+    shape: (usize, usize, usize, usize),
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let (_, c, h, w) = shape;
+    let data: Vec<f32> = rngs.iter_mut().flat_map(|r| r.normals(c * h * w)).collect();
+    Tensor::from_vec(data, shape, device)
 }
 
 /// `t` (batch 1) repeated `n` times along the batch.
