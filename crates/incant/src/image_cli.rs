@@ -45,6 +45,7 @@ pub enum ImageCommand {
     ///
     /// Examples:
     ///   incant image grid fox.prompt -p local:sd:models/sd --x "Seed: 1-4" --y "CFG Scale: 3,7"
+    ///   incant image grid matrix.prompt -p a1111:http://h:7860 --matrix
     ///   incant image grid fox.prompt -p a1111:http://h:7860 --x "Prompt S/R: fox,cat,owl" \
     ///       --y "Provider: a1111:http://h:7860, comfyui:http://h:8188" -o grid.png
     #[command(verbatim_doc_comment)]
@@ -159,8 +160,12 @@ pub struct ImageGridArgs {
     #[arg(short, long = "provider", value_name = "ID", required = true)]
     pub provider: String,
     /// Columns: `NAME: VALUES`.
-    #[arg(long, value_name = "AXIS")]
-    pub x: String,
+    #[arg(long, value_name = "AXIS", required_unless_present = "matrix")]
+    pub x: Option<String>,
+    /// A1111's prompt matrix instead of axes: the prompt's `|`-separated parts after the first
+    /// are optional, and every combination is a cell.
+    #[arg(long, conflicts_with_all = ["x", "y", "z"])]
+    pub matrix: bool,
     /// Rows: `NAME: VALUES`.
     #[arg(long, value_name = "AXIS")]
     pub y: Option<String>,

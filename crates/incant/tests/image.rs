@@ -193,6 +193,26 @@ fn generate_grid_score_fid_and_curve_on_the_local_pipeline() {
     assert_eq!(html.matches("cell-z0-y1-x1.png").count(), 1, "{html}");
     assert!(d.join("grid-cells/cell-z0-y0-x0.png").is_file());
 
+    // A1111's prompt matrix: two optional parts, four cells.
+    write(d, "matrix.prompt", "---\nkind: image\nparams: { width: 64, height: 64, steps: 1, seed: 3 }\n---\na fox | in snow | at night\n");
+    let m = json(&incant(
+        d,
+        &[
+            "image",
+            "grid",
+            "matrix.prompt",
+            "-p",
+            &sd,
+            "--matrix",
+            "-o",
+            "matrix.png",
+            "--json",
+        ],
+    ));
+    assert_eq!(m["cells"], 4, "{m}");
+    let o = incant(d, &["image", "grid", "fox.prompt", "-p", &sd, "--matrix"]);
+    assert_eq!(o.status.code(), Some(2), "no | parts");
+
     // CLIP score against the prompts in the sidecars.
     let clip = clip_dir();
     let clip = clip.to_str().unwrap();

@@ -8,8 +8,9 @@ use crate::image_cli::ImageGridArgs;
 use crate::report::input_error;
 use anyhow::{Context, Result};
 use incant_grid::{
-    contact_sheets, render_html, run_cells, write_cell_images, Axis, AxisKind, ExpandOptions, Grid,
-    GridBase, HtmlImages, HtmlOptions, RenderedPrompt, SheetOptions,
+    contact_sheets, prompt_matrix, render_html, run_cells, write_cell_images, Axis, AxisKind,
+    ExpandOptions, Grid, GridBase, HtmlImages, HtmlOptions, MatrixOptions, RenderedPrompt,
+    SheetOptions,
 };
 use incant_image_provider::ImageProvider;
 use std::collections::HashMap;
@@ -42,18 +43,31 @@ fn parse_axis(which: &str, text: &str) -> Result<Axis> {
 /// Runs the grid.
 pub fn run(models_dir: &Path, args: ImageGridArgs) -> Result<ExitCode> {
     let p = prepare(&args.common)?;
-    let grid = Grid {
-        x: parse_axis("x", &args.x)?,
-        y: args.y.as_deref().map(|y| parse_axis("y", y)).transpose()?,
-        z: args.z.as_deref().map(|z| parse_axis("z", z)).transpose()?,
-    };
     let base = GridBase {
         request: p.request.clone(),
         provider: args.provider.clone(),
         vars: p.vars.clone(),
     };
-    let expansion = grid
-        .expand_with(&base, &ExpandOptions::default(), |vars| {
+    let expansion = if args.matrix {
+        let opts = MatrixOptions::default();
+        let matrix = prompt_matrix(&p.request.prompt, &opts);
+        if matrix.parts.len() < 2 {
+            return Err(input_error(
+                format!(
+                    "{} has no `|` parts for a prompt matrix",
+                    p.file.path.display()
+                ),
+                Some("write the prompt as `base | option 1 | option 2`"),
+            ));
+        }
+        matrix.expansion(&base, &opts, &ExpandOptions::default())
+    } else {
+        let grid = Grid {
+            x: parse_axis("x", args.x.as_deref().unwrap_or_default())?,
+            y: args.y.as_deref().map(|y| parse_axis("y", y)).transpose()?,
+            z: args.z.as_deref().map(|z| parse_axis("z", z)).transpose()?,
+        };
+        grid.expand_with(&base, &ExpandOptions::default(), |vars| {
             render_file(&p.file, vars)
                 .map(|(prompt, negative_prompt)| RenderedPrompt {
                     prompt,
@@ -61,7 +75,8 @@ pub fn run(models_dir: &Path, args: ImageGridArgs) -> Result<ExitCode> {
                 })
                 .map_err(|e| e.to_string())
         })
-        .map_err(|e| input_error(e.to_string(), Some("check the axis values")))?;
+        .map_err(|e| input_error(e.to_string(), Some("check the axis values")))?
+    };
     // Build every provider before generating anything, so a bad id fails fast.
     let mut providers: HashMap<String, Box<dyn ImageProvider>> = HashMap::new();
     for cell in &expansion.cells {
