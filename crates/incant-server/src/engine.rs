@@ -1,0 +1,355 @@
+//! Model backends behind the API.
+//!
+//! A local chat model (`local:smollm2`) runs one sequence at a time on every core, so it
+//! sits behind one engine thread fed by a bounded queue: a request that finds the queue
+//! full is refused at once (503 with `Retry-After`) instead of waiting unboundedly, and a
+//! request whose client went away before its turn is dropped without running. Text is
+//! streamed out of the engine's callback as it becomes final. Other providers (`echo`,
+//! `openai:...`, embedding models) are called on tokio's blocking pool.
+//!
+//! Backends are created on first use and kept: a model is loaded once per server.
+
+use incant_engine::generate::GenerateRequest;
+use incant_engine::{ChatMessage, ChatModel, SamplingParams};
+use incant_models::{resolve, ModelKind};
+use incant_prompt::Message;
+use incant_provider::{Provider, Request};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot, OnceCell};
+
+/// Generation settings of one call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenParams {
+    /// Most new tokens.
+    pub max_tokens: usize,
+    /// Sampling temperature (`None` or 0: greedy).
+    pub temperature: Option<f64>,
+    /// Nucleus sampling.
+    pub top_p: Option<f64>,
+    /// Sampling seed.
+    pub seed: Option<u64>,
+    /// Stop strings.
+    pub stop: Vec<String>,
+}
+
+/// One generation to run.
+#[derive(Debug, Clone)]
+pub struct GenJob {
+    /// The messages (a completion is one `user` message).
+    pub messages: Vec<Message>,
+    /// Chat (template applied) or plain text.
+    pub chat: bool,
+    /// Settings.
+    pub params: GenParams,
+}
+
+/// What a generation produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenOutput {
+    /// The text.
+    pub text: String,
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Generated tokens.
+    pub completion_tokens: usize,
+    /// `stop` or `length`.
+    pub finish_reason: &'static str,
+    /// Dollars, when known.
+    pub cost: Option<f64>,
+    /// Time the model itself took, ms (prefill + decode for local models).
+    pub engine_ms: f64,
+    /// Time spent waiting in the queue, ms.
+    pub queue_ms: f64,
+}
+
+/// Why a backend call failed (messages may quote the prompt: callers redact them).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The engine queue is full.
+    #[error("the model `{0}` is busy (queue full)")]
+    QueueFull(String),
+    /// The backend cannot be built (unknown model, missing file).
+    #[error("{0}")]
+    Config(String),
+    /// The call failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A job waiting for the engine thread.
+pub struct LocalJob {
+    job: GenJob,
+    stream: Option<mpsc::UnboundedSender<String>>,
+    reply: oneshot::Sender<Result<GenOutput, BackendError>>,
+    enqueued: Instant,
+}
+
+/// A loaded backend.
+pub enum Backend {
+    /// A local chat model behind its engine thread.
+    Local {
+        /// The model id.
+        id: String,
+        /// The queue into the engine thread.
+        queue: mpsc::Sender<LocalJob>,
+        /// Jobs waiting or running.
+        depth: Arc<AtomicUsize>,
+    },
+    /// Any other provider.
+    Provider(Arc<dyn Provider>),
+}
+
+impl Backend {
+    /// Loads `spec` (blocking: model files are read).
+    fn load(spec: &str, models_dir: &Path, capacity: usize) -> Result<Self, BackendError> {
+        if let Some(model) = spec.strip_prefix("local:") {
+            if let Ok(resolved) = resolve(model, models_dir, ModelKind::Chat) {
+                let m = ChatModel::load(&resolved.path)
+                    .map_err(|e| BackendError::Config(format!("{spec}: {e}")))?;
+                let (tx, rx) = mpsc::channel(capacity.max(1));
+                let depth = Arc::new(AtomicUsize::new(0));
+                let d = depth.clone();
+                std::thread::Builder::new()
+                    .name(format!("engine {spec}"))
+                    .spawn(move || engine_loop(m, rx, d))
+                    .map_err(|e| BackendError::Config(format!("{spec}: {e}")))?;
+                return Ok(Backend::Local {
+                    id: spec.to_string(),
+                    queue: tx,
+                    depth,
+                });
+            }
+        }
+        let p = incant_provider::from_spec(spec, &Map::new(), models_dir)
+            .map_err(|e| BackendError::Config(e.to_string()))?;
+        Ok(Backend::Provider(Arc::from(p)))
+    }
+
+    /// Jobs queued or running (0 for providers without a queue).
+    pub fn queue_depth(&self) -> usize {
+        match self {
+            Backend::Local { depth, .. } => depth.load(Ordering::Relaxed),
+            Backend::Provider(_) => 0,
+        }
+    }
+
+    /// Runs `job`, sending text pieces to `stream` as they are final.
+    pub async fn generate(
+        &self,
+        job: GenJob,
+        stream: Option<mpsc::UnboundedSender<String>>,
+    ) -> Result<GenOutput, BackendError> {
+        match self {
+            Backend::Local { id, queue, depth } => {
+                let (reply, rx) = oneshot::channel();
+                depth.fetch_add(1, Ordering::Relaxed);
+                let item = LocalJob {
+                    job,
+                    stream,
+                    reply,
+                    enqueued: Instant::now(),
+                };
+                if queue.try_send(item).is_err() {
+                    depth.fetch_sub(1, Ordering::Relaxed);
+                    return Err(BackendError::QueueFull(id.clone()));
+                }
+                rx.await
+                    .unwrap_or_else(|_| Err(BackendError::Failed("the engine stopped".into())))
+            }
+            Backend::Provider(p) => {
+                let p = p.clone();
+                let start = Instant::now();
+                let out = tokio::task::spawn_blocking(move || {
+                    let req = Request {
+                        messages: job.messages,
+                        chat: job.chat,
+                        params: provider_params(&job.params),
+                    };
+                    p.call(&req)
+                })
+                .await
+                .map_err(|e| BackendError::Failed(e.to_string()))?
+                .map_err(|e| BackendError::Failed(e.to_string()))?;
+                let engine_ms = start.elapsed().as_secs_f64() * 1e3;
+                if let Some(tx) = stream {
+                    let _ = tx.send(out.output.clone());
+                }
+                let usage = out.usage.unwrap_or_default();
+                Ok(GenOutput {
+                    prompt_tokens: usage.prompt_tokens,
+                    completion_tokens: usage.completion_tokens,
+                    text: out.output,
+                    finish_reason: "stop",
+                    cost: out.cost,
+                    engine_ms,
+                    queue_ms: 0.0,
+                })
+            }
+        }
+    }
+
+    /// Embeds `texts` (embedding backends only).
+    pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, BackendError> {
+        let Backend::Provider(p) = self else {
+            return Err(BackendError::Config(
+                "a chat model does not embed text (use local:minilm)".into(),
+            ));
+        };
+        let p = p.clone();
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            p.embed(&refs)
+        })
+        .await
+        .map_err(|e| BackendError::Failed(e.to_string()))?
+        .map_err(|e| BackendError::Config(e.to_string()))
+    }
+}
+
+fn provider_params(p: &GenParams) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("max_tokens".into(), p.max_tokens.into());
+    if let Some(t) = p.temperature {
+        m.insert("temperature".into(), t.into());
+    }
+    if let Some(t) = p.top_p {
+        m.insert("top_p".into(), t.into());
+    }
+    if let Some(s) = p.seed {
+        m.insert("seed".into(), s.into());
+    }
+    if !p.stop.is_empty() {
+        m.insert("stop".into(), p.stop.clone().into());
+    }
+    m
+}
+
+fn sampling(p: &GenParams) -> SamplingParams {
+    let mut s = SamplingParams::greedy();
+    if let Some(t) = p.temperature {
+        s.temperature = t as f32;
+    }
+    if let Some(v) = p.top_p {
+        s.top_p = v as f32;
+    }
+    if let Some(v) = p.seed {
+        s.seed = v;
+    }
+    s
+}
+
+fn run_local(model: &ChatModel, item: &LocalJob) -> Result<GenOutput, BackendError> {
+    let job = &item.job;
+    let ids = if job.chat {
+        let messages: Vec<ChatMessage> = job
+            .messages
+            .iter()
+            .map(|m| ChatMessage::new(m.role.clone(), m.content.clone()))
+            .collect();
+        let text = model
+            .render_chat(&messages)
+            .map_err(|e| BackendError::Failed(e.to_string()))?;
+        model.encode(&text, true)
+    } else {
+        let text: Vec<&str> = job.messages.iter().map(|m| m.content.as_str()).collect();
+        model.encode(&text.join("\n"), false)
+    };
+    let req = GenerateRequest {
+        sampling: sampling(&job.params),
+        max_tokens: job.params.max_tokens,
+        stop: job.params.stop.clone(),
+        logprobs: false,
+        ignore_eos: false,
+    };
+    let queue_ms = item.enqueued.elapsed().as_secs_f64() * 1e3;
+    let mut send = |t: &str| {
+        if let Some(tx) = &item.stream {
+            let _ = tx.send(t.to_string());
+        }
+    };
+    let out = model
+        .generate(&ids, &req, &mut send)
+        .map_err(|e| BackendError::Failed(e.to_string()))?;
+    Ok(GenOutput {
+        prompt_tokens: out.prompt_tokens,
+        completion_tokens: out.token_ids.len(),
+        finish_reason: match out.finish_reason {
+            incant_engine::FinishReason::Stop => "stop",
+            incant_engine::FinishReason::Length => "length",
+        },
+        text: out.text,
+        cost: Some(0.0),
+        engine_ms: out.timings.prefill_ms + out.timings.decode_ms,
+        queue_ms,
+    })
+}
+
+fn engine_loop(model: ChatModel, mut rx: mpsc::Receiver<LocalJob>, depth: Arc<AtomicUsize>) {
+    while let Some(item) = rx.blocking_recv() {
+        // A client that left while waiting costs nothing.
+        if !item.reply.is_closed() {
+            let out = run_local(&model, &item);
+            let _ = item.reply.send(out);
+        }
+        depth.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+type Slot = Arc<OnceCell<Result<Arc<Backend>, BackendError>>>;
+
+/// Backends by model id, loaded on first use.
+pub struct Backends {
+    models_dir: PathBuf,
+    capacity: usize,
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl Backends {
+    /// No backend loaded yet; local queues hold `capacity` jobs.
+    pub fn new(models_dir: PathBuf, capacity: usize) -> Self {
+        Self {
+            models_dir,
+            capacity,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The backend for `spec`, loading it once.
+    pub async fn get(&self, spec: &str) -> Result<Arc<Backend>, BackendError> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.entry(spec.to_string()).or_default().clone()
+        };
+        let dir = self.models_dir.clone();
+        let cap = self.capacity;
+        let owned = spec.to_string();
+        slot.get_or_init(|| async move {
+            tokio::task::spawn_blocking(move || Backend::load(&owned, &dir, cap).map(Arc::new))
+                .await
+                .unwrap_or_else(|e| Err(BackendError::Failed(e.to_string())))
+        })
+        .await
+        .clone()
+    }
+
+    /// Queue depth per loaded local model.
+    pub fn queue_depths(&self) -> Vec<(String, usize)> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(String, usize)> = slots
+            .iter()
+            .filter_map(|(k, s)| match s.get() {
+                Some(Ok(b)) if matches!(**b, Backend::Local { .. }) => {
+                    Some((k.clone(), b.queue_depth()))
+                }
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}
