@@ -2,7 +2,8 @@
 //! each wrapped in start and end markers and padded to CLIP's 77 positions.
 //!
 //! This is `FrozenCLIPEmbedderWithCustomWordsBase.tokenize_line` of A1111's
-//! `modules/sd_hijack_clip.py`, step for step, as a pure function:
+//! `modules/sd_hijack_clip.py` (the cutting itself is `incant_image_prompt::chunk_tokens`,
+//! which `incant lint` uses too; this module adds the markers and the padding):
 //!
 //! - every token carries the weight of the prompt piece it came from;
 //! - a chunk that is full (75 tokens) is closed before the next token goes in, but when a
@@ -59,69 +60,27 @@ pub const COMMA_BACKTRACK: usize = 20;
 /// Cuts `pieces` into chunks of [`CHUNK_TOKENS`] prompt tokens (see the module doc);
 /// `backtrack` 0 turns comma backtracking off.
 pub fn chunk_prompt(pieces: &[Piece], ids: &SpecialIds, backtrack: usize) -> Vec<Chunk> {
-    let mut out = Vec::new();
-    let mut tokens: Vec<u32> = Vec::new();
-    let mut weights: Vec<f64> = Vec::new();
-    let mut last_comma: Option<usize> = None;
-    let close = |tokens: &mut Vec<u32>, weights: &mut Vec<f64>, out: &mut Vec<Chunk>| {
-        let mut t = Vec::with_capacity(CHUNK_TOKENS + 2);
-        let mut w = Vec::with_capacity(CHUNK_TOKENS + 2);
-        t.push(ids.start);
-        w.push(1.0);
-        t.append(tokens);
-        w.append(weights);
-        t.resize(CHUNK_TOKENS + 1, ids.end);
-        w.resize(CHUNK_TOKENS + 1, 1.0);
-        t.push(ids.end);
-        w.push(1.0);
-        if ids.pad != ids.end {
-            let first_end = t.iter().position(|&x| x == ids.end).unwrap_or(t.len());
-            for x in &mut t[first_end + 1..] {
-                *x = ids.pad;
-            }
-        }
-        out.push(Chunk {
-            tokens: t,
-            weights: w,
-        });
-    };
-    for piece in pieces {
-        let (piece_ids, weight) = match piece {
-            Piece::Break => {
-                close(&mut tokens, &mut weights, &mut out);
-                last_comma = None;
-                continue;
-            }
-            Piece::Tokens { ids, weight } => (ids, *weight),
-        };
-        for &token in piece_ids {
-            if Some(token) == ids.comma {
-                last_comma = Some(tokens.len());
-            } else if let Some(comma) = last_comma {
-                if backtrack != 0
-                    && tokens.len() == CHUNK_TOKENS
-                    && tokens.len() - comma <= backtrack
-                {
-                    let moved_tokens = tokens.split_off(comma + 1);
-                    let moved_weights = weights.split_off(comma + 1);
-                    close(&mut tokens, &mut weights, &mut out);
-                    last_comma = None;
-                    tokens = moved_tokens;
-                    weights = moved_weights;
-                }
-            }
-            if tokens.len() == CHUNK_TOKENS {
-                close(&mut tokens, &mut weights, &mut out);
-                last_comma = None;
-            }
-            tokens.push(token);
-            weights.push(weight);
-        }
-    }
-    if !tokens.is_empty() || out.is_empty() {
-        close(&mut tokens, &mut weights, &mut out);
-    }
-    out
+    use incant_image_prompt::{chunk_tokens, Item};
+    let items = pieces.iter().flat_map(|piece| match piece {
+        Piece::Break => vec![Item::Break],
+        Piece::Tokens { ids, weight } => ids
+            .iter()
+            .map(|&id| Item::Token {
+                id,
+                weight: *weight,
+                origin: (),
+            })
+            .collect(),
+    });
+    // Without a comma token nothing matches it, so nothing is backtracked.
+    let comma = ids.comma.unwrap_or(u32::MAX);
+    chunk_tokens(items, comma, backtrack)
+        .iter()
+        .map(|chunk| {
+            let (tokens, weights) = chunk.padded(ids.start, ids.end, ids.pad);
+            Chunk { tokens, weights }
+        })
+        .collect()
 }
 
 #[cfg(test)]
