@@ -463,6 +463,12 @@ mod tests {
     }
 
     #[test]
+    fn guard_is_shareable_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Guard>();
+    }
+
+    #[test]
     fn judge_replies_parse() {
         assert_eq!(parse_judge_reply("8"), Some(0.8));
         assert_eq!(parse_judge_reply("Score: 10/10"), Some(1.0));

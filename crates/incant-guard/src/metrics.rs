@@ -1,9 +1,9 @@
 //! Detection quality on the labelled evaluation set: TPR, FPR and ROC AUC.
 //!
 //! The set lives in `data/eval/` (built by `data/eval/build.py`): `train.jsonl`, on which
-//! rules and constants were tuned, and `test.jsonl`, held out. [`evaluate`] scores a split
-//! with any scoring function, so the `evaluate` example, the regression test and the CLI
-//! all measure the same way. ROC AUC is the Mann-Whitney statistic (ties count one half),
+//! rules and constants were tuned, and `test.jsonl`, held out. [`quality`] turns any
+//! detector's scores on a split into figures, so the `evaluate` example, the regression
+//! test and the CLI all measure the same way. ROC AUC is the Mann-Whitney statistic (ties count one half),
 //! which is what scikit-learn's `roc_auc_score` computes; a test checks it against
 //! reference values from torchmetrics.
 
