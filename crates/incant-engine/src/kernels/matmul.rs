@@ -1,11 +1,12 @@
 //! Weight matrices times activations: `out[t][r] = W[r] · x[t]`.
 //!
-//! Q4_1 and Q8_0 weights (what SmolLM2 and most small GGUFs use) run on the kernels in
-//! [`super::quant`], with activations quantised once per input and shared by every matrix
+//! Q4_1 and Q8_0 weights (what SmolLM2 and most small GGUFs use) run on the vector kernels
+//! of [`super::dot`] (the numbers of [`super::quant`]), with activations quantised once per input and shared by every matrix
 //! that reads the same input (Q, K and V; gate and up). F32 weights use a plain dot product.
 //! Any other GGUF type goes through candle's quantised matmul, so every llama GGUF loads,
 //! though only the native types are checked for parity with llama.cpp.
 
+use super::dot::{self, Isa, MAX_TOKENS};
 use super::quant::{self, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
@@ -17,8 +18,8 @@ pub struct Input<'a> {
     x: &'a [f32],
     m: usize,
     k: usize,
-    q8_1: OnceLock<Vec<Vec<BlockQ8_1>>>,
-    q8_0: OnceLock<Vec<Vec<BlockQ8_0>>>,
+    q8_1: OnceLock<Vec<BlockQ8_1>>,
+    q8_0: OnceLock<Vec<BlockQ8_0>>,
 }
 
 impl<'a> Input<'a> {
@@ -34,30 +35,33 @@ impl<'a> Input<'a> {
         }
     }
 
-    fn q8_1(&self) -> &[Vec<BlockQ8_1>] {
-        self.q8_1.get_or_init(|| {
-            self.x
-                .chunks_exact(self.k)
-                .map(|row| {
-                    let mut v = Vec::with_capacity(self.k / QK);
-                    super::simd::run(|| quant::quantize_q8_1(row, &mut v));
-                    v
-                })
-                .collect()
-        })
+    /// Quantises every row with `f` (rows in parallel when there are many), row-major.
+    fn quantize<B: Copy + Send + Sync>(&self, f: impl Fn(&[f32], &mut Vec<B>) + Sync) -> Vec<B> {
+        let one = |row: &[f32]| {
+            let mut v = Vec::with_capacity(self.k / QK);
+            super::simd::run(|| f(row, &mut v));
+            v
+        };
+        if self.m >= 16 {
+            let rows: Vec<Vec<B>> = self.x.par_chunks_exact(self.k).map(one).collect();
+            rows.concat()
+        } else {
+            let mut all = Vec::with_capacity(self.m * self.k / QK);
+            for row in self.x.chunks_exact(self.k) {
+                all.extend(one(row));
+            }
+            all
+        }
     }
 
-    fn q8_0(&self) -> &[Vec<BlockQ8_0>] {
-        self.q8_0.get_or_init(|| {
-            self.x
-                .chunks_exact(self.k)
-                .map(|row| {
-                    let mut v = Vec::with_capacity(self.k / QK);
-                    super::simd::run(|| quant::quantize_q8_0(row, &mut v));
-                    v
-                })
-                .collect()
-        })
+    fn q8_1(&self) -> &[BlockQ8_1] {
+        self.q8_1
+            .get_or_init(|| self.quantize(quant::quantize_q8_1))
+    }
+
+    fn q8_0(&self) -> &[BlockQ8_0] {
+        self.q8_0
+            .get_or_init(|| self.quantize(quant::quantize_q8_0))
     }
 }
 
@@ -68,36 +72,56 @@ enum Storage {
     Candle(QMatMul),
 }
 
-/// Fills `out` (m x rows, row-major) with `f(r, t)`, in parallel over blocks of output rows;
-/// each block runs with the CPU's vector instructions ([`super::simd`]) and computes one
-/// weight row for every input row while that weight row is in cache.
-#[inline(always)]
-fn fill_rows(out: &mut [f32], m: usize, rows: usize, f: impl Fn(usize, usize) -> f32 + Sync) {
-    const BLOCK: usize = 16;
+/// Fills `out` (m x rows, row-major) with `kernel(r, t0, dst)`, which writes weight row
+/// `r` times input rows `t0..t0 + dst.len()` (at most [`MAX_TOKENS`] of them) into `dst`.
+///
+/// One token (decoding): the output rows are split between the threads. Many tokens
+/// (prefill): the tokens are, so each thread writes whole output rows and streams the
+/// weights once per group of tokens. A few tokens: rows again, through a transposed buffer.
+fn fill(out: &mut [f32], m: usize, rows: usize, kernel: impl Fn(usize, usize, &mut [f32]) + Sync) {
+    const ROW_BLOCK: usize = 16;
     if m == 1 {
-        out.par_chunks_mut(BLOCK)
+        out.par_chunks_mut(ROW_BLOCK)
             .enumerate()
             .for_each(|(c, chunk)| {
-                super::simd::run(|| {
-                    for (i, o) in chunk.iter_mut().enumerate() {
-                        *o = f(c * BLOCK + i, 0);
+                for (i, o) in chunk.chunks_mut(1).enumerate() {
+                    kernel(c * ROW_BLOCK + i, 0, o);
+                }
+            });
+        return;
+    }
+    let threads = rayon::current_num_threads().max(1);
+    if m >= 4 * MAX_TOKENS * threads {
+        // Enough tokens for every thread: about four groups per thread, at most 64 tokens.
+        let per = m.div_ceil(4 * threads).next_multiple_of(MAX_TOKENS).min(64);
+        out.par_chunks_mut(per * rows)
+            .enumerate()
+            .for_each(|(c, dst)| {
+                let t0 = c * per;
+                let n = dst.len() / rows;
+                let mut tmp = [0f32; MAX_TOKENS];
+                for r in 0..rows {
+                    for g in (0..n).step_by(MAX_TOKENS) {
+                        let k = (n - g).min(MAX_TOKENS);
+                        kernel(r, t0 + g, &mut tmp[..k]);
+                        for (j, &v) in tmp[..k].iter().enumerate() {
+                            dst[(g + j) * rows + r] = v;
+                        }
                     }
-                })
+                }
             });
         return;
     }
     let mut transposed = vec![0f32; rows * m];
     transposed
-        .par_chunks_mut(m * BLOCK)
+        .par_chunks_mut(m * ROW_BLOCK)
         .enumerate()
         .for_each(|(c, block)| {
-            super::simd::run(|| {
-                for (i, dst) in block.chunks_mut(m).enumerate() {
-                    for (t, d) in dst.iter_mut().enumerate() {
-                        *d = f(c * BLOCK + i, t);
-                    }
+            for (i, col) in block.chunks_mut(m).enumerate() {
+                for (g, dst) in col.chunks_mut(MAX_TOKENS).enumerate() {
+                    kernel(c * ROW_BLOCK + i, g * MAX_TOKENS, dst);
                 }
-            })
+            }
         });
     for (r, col) in transposed.chunks_exact(m).enumerate() {
         for (t, &v) in col.iter().enumerate() {
@@ -174,24 +198,35 @@ impl Weight {
         );
         assert_eq!(out.len(), m * rows, "matmul: output buffer size");
         let nb = cols / QK;
+        let isa = Isa::detected();
         match &self.storage {
             Storage::Q4_1(w) => {
                 let xs = input.q8_1();
-                fill_rows(out, m, rows, |r, t| {
-                    quant::dot_q4_1_q8_1(&w[r * nb..(r + 1) * nb], &xs[t])
+                fill(out, m, rows, |r, t0, dst| {
+                    let x: [&[BlockQ8_1]; MAX_TOKENS] =
+                        std::array::from_fn(|j| &xs[(t0 + j).min(m - 1) * nb..][..nb]);
+                    dot::q4_1_q8_1(isa, &w[r * nb..(r + 1) * nb], &x[..dst.len()], dst);
                 });
             }
             Storage::Q8_0(w) => {
                 let xs = input.q8_0();
-                fill_rows(out, m, rows, |r, t| {
-                    quant::dot_q8_0_q8_0(&w[r * nb..(r + 1) * nb], &xs[t])
+                fill(out, m, rows, |r, t0, dst| {
+                    let x: [&[BlockQ8_0]; MAX_TOKENS] =
+                        std::array::from_fn(|j| &xs[(t0 + j).min(m - 1) * nb..][..nb]);
+                    dot::q8_0_q8_0(isa, &w[r * nb..(r + 1) * nb], &x[..dst.len()], dst);
                 });
             }
             Storage::F32(w) => {
                 let x = input.x;
-                fill_rows(out, m, rows, |r, t| {
-                    let (w, x) = (&w[r * cols..(r + 1) * cols], &x[t * cols..(t + 1) * cols]);
-                    w.iter().zip(x).map(|(a, b)| a * b).sum()
+                fill(out, m, rows, |r, t0, dst| {
+                    super::simd::run(|| {
+                        for (j, o) in dst.iter_mut().enumerate() {
+                            let t = t0 + j;
+                            let (w, x) =
+                                (&w[r * cols..(r + 1) * cols], &x[t * cols..(t + 1) * cols]);
+                            *o = w.iter().zip(x).map(|(a, b)| a * b).sum();
+                        }
+                    })
                 });
             }
             Storage::Candle(mm) => {

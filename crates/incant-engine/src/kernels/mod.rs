@@ -17,6 +17,7 @@
 //! The kernels are portable Rust that the compiler vectorises; hand-written intrinsics are
 //! the next step (issue "the local engine faster than llama.cpp").
 
+pub mod dot;
 pub mod expf;
 pub mod matmul;
 pub mod ops;

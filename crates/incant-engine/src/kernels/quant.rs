@@ -124,7 +124,7 @@ pub fn quantize_q8_1(x: &[f32], out: &mut Vec<BlockQ8_1>) {
 
 /// Horizontal sum of 8 lanes in the order of ggml's `hsum_float_8`.
 #[inline(always)]
-fn hsum8(a: &[f32; 8]) -> f32 {
+pub(crate) fn hsum8(a: &[f32; 8]) -> f32 {
     let r = [a[4] + a[0], a[5] + a[1], a[6] + a[2], a[7] + a[3]];
     (r[0] + r[2]) + (r[1] + r[3])
 }
