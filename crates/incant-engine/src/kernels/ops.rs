@@ -136,14 +136,30 @@ impl SumOrder {
     /// `a · b` summed in this order (`a` and `b` hold f16-representable values).
     #[inline(always)]
     fn dot(self, a: &[f32], b: &[f32]) -> f32 {
-        let slots = self.slots();
-        let mut acc = [0f32; 64];
-        for (e, (x, y)) in a.iter().zip(b).enumerate() {
-            let s = e % slots;
-            acc[s] = x.mul_add(*y, acc[s]);
+        match self {
+            Self::Vector => self.finish(slotted::<64>(a, b)),
+            Self::Tiled => self.finish(slotted::<16>(a, b)),
         }
-        self.finish(|s| acc[s])
     }
+}
+
+/// Partial sums of `a · b` in `S` slots: slot `s` accumulates elements `s, s + S, ...` with
+/// fused multiply-adds in increasing order (whole chunks run lane-parallel, so the compiler
+/// vectorises them; the arithmetic per slot is the same as one element at a time).
+#[inline(always)]
+fn slotted<const S: usize>(a: &[f32], b: &[f32]) -> impl Fn(usize) -> f32 {
+    let mut acc = [0f32; S];
+    let (ca, cb) = (a.chunks_exact(S), b.chunks_exact(S));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..S {
+            acc[l] = x[l].mul_add(y[l], acc[l]);
+        }
+    }
+    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+        acc[l] = x.mul_add(*y, acc[l]);
+    }
+    move |s| acc[s]
 }
 
 /// Causal attention of `m` new queries (positions `pos..pos+m`) over the cache, which
