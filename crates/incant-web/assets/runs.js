@@ -274,7 +274,7 @@ async function loadPairs() {
     x ? [el("div", { class: "help" }, `${x.provider} · ${x.pass ? "pass" : "fail"} · score ${fmtNumber(x.score, 3)}`),
       el("pre", {}, x.output ?? (x.error ? `[error] ${x.error}` : ""))] : el("p", { class: "help" }, "absent"));
   list.replaceChildren(...c.pairs.map((p) => el("article", { class: "pair" },
-    el("div", {}, el("strong", {}, p.status.replace(/_/g, " ")), ` · ${p.prompt}`,
+    el("div", {}, el("strong", { class: "pair-status" }, p.status.replace(/_/g, " ")), ` · ${p.prompt}`,
       p.score_delta != null ? ` · Δ ${fmtNumber(p.score_delta, 3)}` : "",
       p.description ? ` · ${p.description}` : ""),
     el("div", { class: "help" }, JSON.stringify(p.vars)),
