@@ -90,7 +90,9 @@ pub enum Command {
     ///   rouge-n, bleu, word-count, latency, cost, perplexity, perplexity-score, similar,
     ///   llm-rubric, factuality, expr, python, snapshot (no not-; the first output is kept
     ///   in __snapshots__/ next to the suite, see `incant snapshot review`), clip-score
-    ///   (images vs a caption; threshold, config: {model: CLIP_DIR}).
+    ///   (images vs a caption; threshold, config: {model: CLIP_DIR}), leak (use not-leak:
+    ///   the system message's 12-grams in the output), injection-score (the guard's score
+    ///   of the value or the output, below threshold).
     ///
     /// Examples:
     ///   incant eval examples/quickstart
@@ -180,6 +182,9 @@ pub enum Command {
     ///   incant migrate . --from echo --to 'exec:./answer.sh' -o migration.html
     #[command(verbatim_doc_comment)]
     Migrate(MigrateArgs),
+    /// Prompt-injection detection: score texts before they reach a prompt.
+    #[command(subcommand)]
+    Guard(crate::guard_cli::GuardCommand),
     /// Image prompts: render per target, generate, X/Y/Z grids, CLIP score, FID/KID, curves.
     #[command(subcommand)]
     Image(crate::image_cli::ImageCommand),

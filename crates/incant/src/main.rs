@@ -6,6 +6,7 @@
 
 mod cli;
 mod commands;
+mod guard_cli;
 mod image_cli;
 mod report;
 

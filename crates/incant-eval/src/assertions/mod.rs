@@ -87,6 +87,7 @@
 
 pub mod clip_score;
 pub mod expr;
+pub mod guard;
 pub mod js;
 pub mod js_regex;
 pub mod json;
@@ -162,6 +163,10 @@ pub enum AssertionKind {
     Snapshot,
     /// The case's images match a caption: CLIP score at least the threshold.
     ClipScore,
+    /// The output leaks the secret (the system message): use as `not-leak`.
+    Leak,
+    /// The guard's injection score of the value (or the output) below the threshold.
+    InjectionScore,
 }
 
 impl AssertionKind {
@@ -218,6 +223,8 @@ pub const KINDS: &[(&str, AssertionKind)] = &[
     ("python", AssertionKind::Python),
     ("snapshot", AssertionKind::Snapshot),
     ("clip-score", AssertionKind::ClipScore),
+    ("leak", AssertionKind::Leak),
+    ("injection-score", AssertionKind::InjectionScore),
 ];
 
 /// The keys an assertion may have.
@@ -528,6 +535,8 @@ impl Assertion {
                 | K::PerplexityScore
                 | K::Snapshot
                 | K::ClipScore
+                | K::Leak
+                | K::InjectionScore
         );
         if self.kind == K::Snapshot {
             snapshot::check(self)?;
@@ -741,6 +750,8 @@ impl Assertion {
             }
             K::Snapshot => return Err(Failure::Ungraded(snapshot::UNGRADED.into())),
             K::ClipScore => clip_score::clip_score(output, value, t, &self.config, ctx.prompt)?,
+            K::Leak => guard::leak(output, value, t, ctx.prompt)?,
+            K::InjectionScore => guard::injection_score(output, value, t)?,
         })
     }
 }

@@ -6,6 +6,7 @@ mod compare;
 mod embed;
 mod eval;
 mod generate;
+mod guard;
 mod image;
 mod lint;
 mod lock;
@@ -54,6 +55,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compare(args) => compare::run(&models_dir, args),
         Command::Migrate(args) => migrate::run(&models_dir, args),
         Command::Image(command) => image::run(&models_dir, command),
+        Command::Guard(crate::guard_cli::GuardCommand::Scan(args)) => {
+            guard::scan(&models_dir, args)
+        }
     }
 }
 
