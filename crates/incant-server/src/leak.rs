@@ -7,12 +7,13 @@
 //! `min_span` characters is replaced by the marker.
 //!
 //! Streams are filtered the same way: text is released with a hold-back of
-//! `ngram + min_span` characters, so a copied span is seen whole before any of it leaves;
+//! `ngram + min_span` characters (about seven tokens), so a copied span is seen whole before any of it leaves;
 //! a span that starts in released text cannot appear later, because every n-gram covering
 //! released text was already complete when it was released.
 
 use crate::config::{LeakAction, LeakConfig};
 use incant_guard::leak::{redact_spans, LeakIndex};
+use incant_guard::normalize::{fold_with_map, FoldMode};
 
 /// What the filter did to a text.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,11 +87,14 @@ impl<'a> StreamFilter<'a> {
     /// Adds `piece`; returns the text that may be sent now.
     pub fn push(&mut self, piece: &str) -> String {
         self.raw.push_str(piece);
-        let hold = (self.cfg.ngram + self.cfg.min_span) * 4;
-        let mut upto = self.raw.len().saturating_sub(hold);
-        while !self.raw.is_char_boundary(upto) {
-            upto -= 1;
-        }
+        // Hold back the last `ngram + min_span` characters of the folded text (the text
+        // the n-grams are taken from: whitespace runs count once, invisibles not at all).
+        let hold = self.cfg.ngram + self.cfg.min_span;
+        let folded = fold_with_map(&self.raw, FoldMode::Words);
+        let upto = match folded.origin.len().checked_sub(hold) {
+            Some(i) if i > 0 => folded.origin[i].0,
+            _ => 0,
+        };
         self.release(upto)
     }
 
@@ -171,11 +175,19 @@ mod tests {
     fn streams_never_release_a_copied_fragment() {
         let cfg = LeakConfig::default();
         let idx = LeakIndex::new(HIDDEN, cfg.ngram);
-        let out = format!(
+        let upper = format!(
             "Here goes. {} And that is all I can say about it, friend.",
             HIDDEN.to_uppercase()
         );
-        for step in [1, 3, 7, 50] {
+        // Whitespace runs fold to one space: the hold-back counts folded characters.
+        let spaced = format!(
+            "Here goes. {} And that is all I can say about it, friend.",
+            HIDDEN.replace(' ', "      \n  ")
+        );
+        for (out, step) in [1, 3, 7, 50]
+            .into_iter()
+            .flat_map(|s| [(upper.clone(), s), (spaced.clone(), s)])
+        {
             let mut f = StreamFilter::new(&idx, &cfg);
             let mut sent = String::new();
             let chars: Vec<char> = out.chars().collect();
