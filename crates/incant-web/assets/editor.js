@@ -12,6 +12,7 @@ import { api, el, models } from "./util.js";
 const DEBOUNCE_MS = 150;
 const INLINE_TOKENS = 16;
 const CONTINUE_TOKENS = 64;
+const PICKED = "incant.editor.prompt";
 
 const state = {
   ghosts: [],      // alternatives for the current cursor position
@@ -189,6 +190,9 @@ async function loadPrompts() {
     const ids = await models();
     picker.replaceChildren(...ids.map((id) => el("option", { value: id }, id)));
     if (ids.length === 0) setStatus("the server lists no prompts or models", true);
+    // The last prompt picked here, else one made for completion, else the first.
+    const saved = localStorage.getItem(PICKED);
+    picker.value = ids.includes(saved) ? saved : (ids.find((id) => /complet/i.test(id)) ?? ids[0] ?? "");
   } catch (e) {
     setStatus(`could not list prompts: ${e.message}`, true);
   }
@@ -206,6 +210,10 @@ export function initEditor() {
   textarea.addEventListener("keyup", onCursorMove);
   textarea.addEventListener("mouseup", onCursorMove);
   textarea.addEventListener("scroll", () => { mirror.scrollTop = textarea.scrollTop; });
-  picker.addEventListener("change", () => { clearGhosts(); textarea.focus(); });
+  picker.addEventListener("change", () => {
+    localStorage.setItem(PICKED, picker.value);
+    clearGhosts();
+    textarea.focus();
+  });
   loadPrompts();
 }

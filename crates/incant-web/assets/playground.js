@@ -4,7 +4,9 @@
 // The form for the inputs comes from `GET /v1/prompts/{name}` when the server describes the
 // prompt there (`inputs` as an object of name → {type, description, default, enum} or a
 // list of such objects with a `name`); otherwise the inputs are one free-form JSON object.
-// The request body is `{"inputs": {...}}`, plus `"provider"` when one is named.
+// The request body is incant serve's native one, `{"inputs": {...}}`, plus `"provider"`
+// when one is named (a server that serves each prompt on its own model refuses that
+// field, and the column shows its error).
 import { api, el, models, splitModel } from "./util.js";
 
 let promptSel, versionSel, providersIn, fieldset, results, status;
@@ -105,7 +107,9 @@ async function runOne(path, inputs, provider, view) {
     if (provider) body.provider = provider;
     const r = await api(path, { body });
     const output = r.output ?? (r.choices && r.choices[0] && (r.choices[0].text ?? r.choices[0].message?.content)) ?? JSON.stringify(r);
-    view.body.textContent = Array.isArray(r.outputs) ? r.outputs.join("\n\n---\n\n") : output;
+    view.body.textContent = Array.isArray(r.alternatives)
+      ? r.alternatives.map((a) => a.output ?? "").join("\n\n---\n\n")
+      : output;
     const usage = r.usage ? `${r.usage.prompt_tokens ?? "?"} + ${r.usage.completion_tokens ?? "?"} tokens` : "";
     const latency = r.latency_ms ?? r.latency ?? Math.round(performance.now() - started);
     view.meta.textContent = [r.version ? `v${r.version}` : "", `${Math.round(latency)} ms`, usage,

@@ -278,7 +278,11 @@ async function loadPairs() {
       p.score_delta != null ? ` · Δ ${fmtNumber(p.score_delta, 3)}` : "",
       p.description ? ` · ${p.description}` : ""),
     el("div", { class: "help" }, JSON.stringify(p.vars)),
-    el("div", { class: "sides" }, side("A", p.a), side("B", p.b)))));
+    el("div", { class: "sides" }, side("A", p.a), side("B", p.b)),
+    p.diff && p.diff.some((d) => d.op !== "same")
+      ? el("div", { class: "diff", "aria-label": "Word changes from A to B" }, p.diff.map((d) =>
+        (d.op === "same" ? d.text : el(d.op === "added" ? "ins" : "del", {}, d.text))))
+      : null)));
   pager(document.getElementById("pairs-pager"), c, (offset) => { q.offset = offset; loadPairs(); });
 }
 

@@ -298,6 +298,31 @@ fn status_label(s: Status) -> String {
     s.label().replace(' ', "_")
 }
 
+/// Both sides' outputs, when both calls succeeded.
+fn outputs(p: &incant_compare::Pair) -> Option<(&str, &str)> {
+    Some((
+        p.a.as_ref()?.output.as_deref()?,
+        p.b.as_ref()?.output.as_deref()?,
+    ))
+}
+
+/// A word-level diff as `[{"op": "same" | "removed" | "added", "text"}]`.
+fn word_diff(a: &str, b: &str) -> Value {
+    use incant_compare::diff::Piece;
+    let pieces: Vec<Value> = incant_compare::diff::word_diff(a, b)
+        .into_iter()
+        .map(|piece| {
+            let (op, text) = match piece {
+                Piece::Same(t) => ("same", t),
+                Piece::Removed(t) => ("removed", t),
+                Piece::Added(t) => ("added", t),
+            };
+            json!({ "op": op, "text": text })
+        })
+        .collect();
+    Value::Array(pieces)
+}
+
 /// `GET /api/compare?a=&b=`.
 pub async fn compare(
     State(state): State<WebState>,
@@ -368,7 +393,11 @@ pub async fn compare(
         .filter(|p| wanted.is_none_or(|w| p.status == w))
     {
         if total >= offset && pairs.len() < limit {
-            pairs.push(p);
+            let mut v = serde_json::to_value(p).unwrap_or(Value::Null);
+            if let (Some(obj), Some((x, y))) = (v.as_object_mut(), outputs(p)) {
+                obj.insert("diff".into(), word_diff(x, y));
+            }
+            pairs.push(v);
         }
         total += 1;
     }

@@ -64,6 +64,9 @@ fn two_runs(path: &Path) -> (String, String) {
                             _ => pass,
                         };
                     }
+                    if (run, prompt, provider, city) == ("b", "greet", "echo", "Paris") {
+                        output = Some("Bye from Paris by echo".into());
+                    }
                     if prompt == "summarise" && provider == "echo" && city == "Oslo" {
                         output = None;
                     }
@@ -270,6 +273,26 @@ async fn compare_two_runs() {
     // Regressions come first.
     assert_eq!(body["pairs"][0]["status"], json!("regressed"));
     assert_eq!(body["pairs"][0]["vars"], json!({"city": "Paris"}));
+    // The word diff of A's and B's outputs.
+    let changed: Vec<(String, String)> = body["pairs"][0]["diff"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["op"] != "same")
+        .map(|d| {
+            (
+                d["op"].as_str().unwrap().into(),
+                d["text"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("removed".to_string(), "Hello".to_string()),
+            ("added".into(), "Bye".into())
+        ]
+    );
     let (_, body) = get(&state, &format!("/api/compare?a={a}&b={b}&status=fixed")).await;
     assert_eq!(body["total"], json!(1));
     assert_eq!(body["pairs"][0]["vars"], json!({"city": "Rome"}));

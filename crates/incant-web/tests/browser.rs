@@ -1,24 +1,17 @@
-//! The web UI in a real browser: a server on 127.0.0.1:0 with the UI's router and, for this
-//! test only, a minimal `/v1/models` + `/v1/completions` backed by the real local model
-//! (SmolLM2-135M through incant-engine), driven by `tests/browser/ui.mjs` in Debian's
-//! headless chromium through playwright-core. Screenshots land in
-//! `target/incant-web-browser/`.
+//! The web UI in a real browser: the real `incant serve` API (incant-server, serving two
+//! prompt files on the real local model, SmolLM2-135M) merged with the UI's router on
+//! 127.0.0.1:0, driven by `tests/browser/ui.mjs` in Debian's headless chromium through
+//! playwright-core. Screenshots land in `target/incant-web-browser/`.
 //!
 //! Needs `node` and chromium (`/usr/bin/chromium`, or `CHROMIUM`); without them the test
 //! says so and passes without running. `npm ci` fills `tests/browser/node_modules` when it
 //! is missing.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use incant_engine::generate::GenerateRequest;
-use incant_engine::{ChatModel, SamplingParams};
+use incant_server::{AppState, ServeConfig};
 use incant_store::{Store, StoredCase};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 fn models_dir() -> PathBuf {
@@ -28,60 +21,35 @@ fn models_dir() -> PathBuf {
     }
 }
 
-/// `/v1/completions` in OpenAI's shape: `n` alternatives of `max_tokens` continuing
-/// `prompt` (greedy for one, seeded sampling for several). The suffix is accepted and
-/// ignored: what the UI sends is checked in the browser.
-async fn completions(
-    State(model): State<Arc<ChatModel>>,
-    Json(body): Json<Value>,
-) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
-    let bad = |m: String| {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": {"message": m, "type": "invalid_request_error"}})),
-        )
-    };
-    let prompt = body["prompt"].as_str().unwrap_or("").to_string();
-    let n = body["n"].as_u64().unwrap_or(1).clamp(1, 8) as usize;
-    let max_tokens = body["max_tokens"].as_u64().unwrap_or(16).min(128) as usize;
-    let stop: Vec<String> = body["stop"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let temperature = body["temperature"].as_f64().unwrap_or(0.0) as f32;
-    if prompt.trim().is_empty() {
-        return Ok(Json(json!({"object": "text_completion", "choices": []})));
-    }
-    let choices = tokio::task::spawn_blocking(move || {
-        let tokens = model.encode(&prompt, false);
-        (0..n)
-            .map(|i| {
-                let req = GenerateRequest {
-                    sampling: SamplingParams {
-                        temperature: if n == 1 { 0.0 } else { temperature.max(0.7) },
-                        seed: i as u64,
-                        ..SamplingParams::default()
-                    },
-                    max_tokens,
-                    stop: stop.clone(),
-                    ..GenerateRequest::default()
-                };
-                let g = model.generate(&tokens, &req, &mut |_| {})?;
-                Ok(json!({"index": i, "text": g.text, "finish_reason": g.finish_reason}))
-            })
-            .collect::<Result<Vec<Value>, incant_engine::EngineError>>()
-    })
-    .await
-    .unwrap()
-    .map_err(|e| bad(e.to_string()))?;
-    Ok(Json(
-        json!({"object": "text_completion", "model": body["model"], "choices": choices}),
-    ))
-}
+/// The served prompts: one made for inline completion (the text before and after the
+/// cursor are its inputs), one with a typed input for the playground.
+const COMPLETE: &str = "---
+name: complete
+version: 1.0.0
+description: Continues the text before the cursor so that it leads into the text after it.
+kind: completion
+model: local:smollm2
+params:
+  max_tokens: 12
+  stop: [\"\\n\\n\"]
+inputs:
+  prefix: { type: string }
+  suffix: { type: string, default: \"\" }
+---
+{{ prefix }}";
+
+const CAPITAL: &str = "---
+name: capital
+version: 1.0.0
+model: local:smollm2
+params:
+  temperature: 0
+  max_tokens: 8
+inputs:
+  country: { type: string, max_length: 60 }
+---
+user:
+What is the capital of {{ country }}?";
 
 fn case(idx: usize, prompt: &str, provider: &str, pass: bool) -> StoredCase {
     let value = json!({
@@ -157,24 +125,22 @@ async fn editor_ghost_text_and_runs_in_chromium() {
             here.display()
         );
     }
-    let gguf = models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf");
-    let model = Arc::new(
-        ChatModel::load(&gguf).unwrap_or_else(|e| panic!("{e} (hint: scripts/fetch-models)")),
-    );
-
     let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("prompts");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(served.join("complete.prompt"), COMPLETE).unwrap();
+    std::fs::write(served.join("capital.prompt"), CAPITAL).unwrap();
+    let mut config = ServeConfig::new(&served);
+    config.models_dir = models_dir();
+    config.env_keys = None;
+    let state =
+        AppState::new(config).unwrap_or_else(|e| panic!("{e} (hint: scripts/fetch-models)"));
     let db = dir.path().join(".incant/incant.db");
     let (a, b) = write_runs(&db);
-    let api = Router::new()
-        .route(
-            "/v1/models",
-            get(|| async {
-                Json(json!({"object": "list", "data": [{"id": "complete", "object": "model"}]}))
-            }),
-        )
-        .route("/v1/completions", post(completions))
-        .with_state(model);
-    let app = incant_web::router(incant_web::WebState::new(&db)).merge(api);
+    let app = incant_server::app_with(
+        state,
+        Some(incant_web::router(incant_web::WebState::new(&db))),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
