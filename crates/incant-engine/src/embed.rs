@@ -8,6 +8,7 @@
 //! candle's BERT, mean (or CLS, or max) pooling over the attention mask, L2 normalisation.
 //! Texts are batched by length, as sentence-transformers sorts them, so padding stays small.
 
+use crate::bert::Bert;
 use crate::{bad_model, EngineError};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -40,10 +41,18 @@ impl Default for EmbedOptions {
     }
 }
 
+/// The encoder that runs the transformer.
+enum Encoder {
+    /// incant's own kernels ([`crate::bert`]).
+    Native(Bert),
+    /// candle's BERT, for configurations the native encoder does not cover.
+    Candle(BertModel),
+}
+
 /// A loaded sentence embedder.
 pub struct SentenceEmbedder {
     path: PathBuf,
-    model: BertModel,
+    model: Encoder,
     tokenizer: Tokenizer,
     pooling: Pooling,
     normalize: bool,
@@ -151,19 +160,24 @@ impl SentenceEmbedder {
             path: weights_path.clone(),
             source,
         })?;
-        let vb =
-            VarBuilder::from_buffered_safetensors(bytes, DType::F32, &device).map_err(|e| {
-                bad_model(
-                    &weights_path,
-                    format!("not a readable safetensors file ({e})"),
-                )
-            })?;
-        let model = BertModel::load(vb, &config).map_err(|e| {
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &device).map_err(|e| {
             bad_model(
                 &weights_path,
-                format!("weights do not match config.json ({e})"),
+                format!("not a readable safetensors file ({e})"),
             )
         })?;
+        let model = match Bert::new(&config, &tensors) {
+            Ok(b) => Encoder::Native(b),
+            Err(_) => {
+                let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
+                Encoder::Candle(BertModel::load(vb, &config).map_err(|e| {
+                    bad_model(
+                        &weights_path,
+                        format!("weights do not match config.json ({e})"),
+                    )
+                })?)
+            }
+        };
         Ok(Self {
             path: dir.to_path_buf(),
             dim: config.hidden_size,
@@ -238,6 +252,61 @@ impl SentenceEmbedder {
                 name: "text",
                 reason: e.to_string(),
             })?;
+        let model = match &self.model {
+            Encoder::Native(b) => b,
+            Encoder::Candle(m) => return self.embed_batch_candle(m, &encodings),
+        };
+        // Padding is at the end: the real tokens are those the mask keeps.
+        let ids: Vec<&[u32]> = encodings
+            .iter()
+            .map(|e| {
+                let n = e.get_attention_mask().iter().filter(|&&m| m != 0).count();
+                &e.get_ids()[..n]
+            })
+            .collect();
+        let hidden = model
+            .forward(&ids)
+            .map_err(|reason| EngineError::InvalidParam {
+                name: "text",
+                reason,
+            })?;
+        let d = self.dim;
+        let mut out = Vec::with_capacity(ids.len());
+        let mut at = 0;
+        for t in &ids {
+            let rows = &hidden[at * d..(at + t.len()) * d];
+            at += t.len();
+            let mut v = vec![0f32; d];
+            match self.pooling {
+                Pooling::Cls => v.copy_from_slice(&rows[..d.min(rows.len())]),
+                Pooling::Mean => {
+                    for row in rows.chunks_exact(d) {
+                        v.iter_mut().zip(row).for_each(|(a, b)| *a += b);
+                    }
+                    let n = (t.len() as f32).max(1e-9);
+                    v.iter_mut().for_each(|a| *a /= n);
+                }
+                Pooling::Max => {
+                    v.fill(f32::NEG_INFINITY);
+                    for row in rows.chunks_exact(d) {
+                        v.iter_mut().zip(row).for_each(|(a, b)| *a = a.max(*b));
+                    }
+                }
+            }
+            if self.normalize {
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                v.iter_mut().for_each(|a| *a /= norm);
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+
+    fn embed_batch_candle(
+        &self,
+        model: &BertModel,
+        encodings: &[tokenizers::Encoding],
+    ) -> Result<Vec<Vec<f32>>, EngineError> {
         let n = encodings.len();
         let len = encodings.first().map_or(0, |e| e.get_ids().len());
         let ids: Vec<u32> = encodings
@@ -251,7 +320,7 @@ impl SentenceEmbedder {
         let ids = Tensor::from_vec(ids, (n, len), &self.device)?;
         let mask = Tensor::from_vec(mask, (n, len), &self.device)?;
         let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let hidden = model.forward(&ids, &types, Some(&mask))?;
         let maskf = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
         let pooled = match self.pooling {
             Pooling::Mean => {

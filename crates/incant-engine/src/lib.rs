@@ -16,6 +16,7 @@
 //! fit the context window come back as an [`EngineError`] with the path and the reason,
 //! never as a panic.
 
+pub mod bert;
 pub mod chat_template;
 pub mod embed;
 pub mod generate;

@@ -19,6 +19,7 @@
 
 pub mod dot;
 pub mod expf;
+pub mod gemm;
 pub mod matmul;
 pub mod ops;
 pub mod quant;
