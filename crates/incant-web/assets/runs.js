@@ -104,13 +104,14 @@ async function loadCases() {
   }
   if (seq !== loadSeq) return;
   updateHash();
+  // data-label names each cell where a phone shows a row as a card.
   const rows = page.cases.map((c) => el("tr", {},
-    el("td", { class: "num" }, el("a", { href: `#/runs/${encodeURIComponent(q.id)}/cases/${c.idx}`, "aria-label": `Case ${c.idx} details` }, c.idx)),
-    el("td", {}, c.prompt), el("td", {}, c.provider),
-    el("td", { class: "text" }, c.description ? `${c.description}\n${c.vars}` : c.vars),
-    el("td", { class: "text" }, c.output),
-    el("td", { class: "num" }, fmtNumber(c.score)),
-    el("td", {}, verdict(c.pass, c.error))));
+    el("td", { class: "num", "data-label": "#" }, el("a", { href: `#/runs/${encodeURIComponent(q.id)}/cases/${c.idx}`, "aria-label": `Case ${c.idx} details` }, c.idx)),
+    el("td", { "data-label": "Prompt" }, c.prompt), el("td", { "data-label": "Provider" }, c.provider),
+    el("td", { class: "text", "data-label": "Vars" }, c.description ? `${c.description}\n${c.vars}` : c.vars),
+    el("td", { class: "text", "data-label": "Output" }, c.output),
+    el("td", { class: "num", "data-label": "Score" }, fmtNumber(c.score)),
+    el("td", { "data-label": "Verdict" }, verdict(c.pass, c.error))));
   table.replaceChildren(
     el("caption", { class: "help" }, `${page.total} matching case${page.total === 1 ? "" : "s"}`),
     el("thead", {}, el("tr", {}, ["#", "Prompt", "Provider", "Vars", "Output", "Score", "Verdict"]
