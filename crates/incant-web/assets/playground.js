@@ -1,5 +1,6 @@
-// The playground: pick a served prompt, a version and providers, fill the prompt's typed
-// inputs, run each provider side by side through `POST /v1/prompts/{name}[@version]`.
+// The playground: pick a served prompt, one or more versions and providers, fill the
+// prompt's typed inputs, and run every version x provider side by side through
+// `POST /v1/prompts/{name}[@version]`.
 //
 // The form for the inputs comes from `GET /v1/prompts/{name}` when the server describes the
 // prompt there (`inputs` as an object of name → {type, description, default, enum} or a
@@ -81,8 +82,8 @@ async function describe(name) {
   } catch (_) { /* the server does not describe prompts: free-form JSON */ }
   const versions = new Set(byName.get(name) || []);
   for (const v of (info && info.versions) || []) versions.add(typeof v === "string" ? v : v.version);
-  versionSel.replaceChildren(el("option", { value: "" }, "default"),
-    ...[...versions].filter(Boolean).map((v) => el("option", { value: v }, v)));
+  versionSel.replaceChildren(...[...versions].filter(Boolean).map((v) => el("option", { value: v }, v)));
+  versionSel.size = Math.min(4, Math.max(2, versionSel.options.length));
   described = info ? normaliseInputs(info.inputs) : null;
   const legend = el("legend", {}, "Inputs");
   if (described) {
@@ -93,10 +94,10 @@ async function describe(name) {
   }
 }
 
-function resultCard(provider) {
+function resultCard(title) {
   const body = el("pre", {}, "running…");
   const meta = el("div", { class: "help" });
-  const card = el("article", { class: "card", "aria-busy": "true" }, el("h2", {}, provider || "default provider"), meta, body);
+  const card = el("article", { class: "card", "aria-busy": "true" }, el("h2", {}, title), meta, body);
   return { card, body, meta };
 }
 
@@ -132,14 +133,19 @@ async function run(e) {
   } catch (err) {
     return setStatus(err.message, true);
   }
-  const version = versionSel.value;
-  const path = `/v1/prompts/${encodeURIComponent(name)}${version ? `@${encodeURIComponent(version)}` : ""}`;
+  const chosen = [...versionSel.selectedOptions].map((o) => o.value);
+  const versions = chosen.length ? chosen : [""];
   const providers = providersIn.value.split(",").map((s) => s.trim()).filter(Boolean);
-  const columns = providers.length ? providers : [null];
-  const views = columns.map(resultCard);
+  const columns = versions.flatMap((version) => (providers.length ? providers : [null])
+    .map((provider) => ({ version, provider })));
+  const views = columns.map(({ version, provider }) =>
+    resultCard([version ? `v${version}` : "default version", provider || "the prompt's provider"].join(" · ")));
   results.replaceChildren(...views.map((v) => v.card));
   setStatus(`running ${columns.length} column${columns.length > 1 ? "s" : ""}…`);
-  await Promise.all(columns.map((p, i) => runOne(path, inputs, p, views[i])));
+  await Promise.all(columns.map(({ version, provider }, i) => {
+    const path = `/v1/prompts/${encodeURIComponent(name)}${version ? `@${encodeURIComponent(version)}` : ""}`;
+    return runOne(path, inputs, provider, views[i]);
+  }));
   setStatus("done");
 }
 

@@ -22,7 +22,7 @@ fn models_dir() -> PathBuf {
 }
 
 /// The served prompts: one made for inline completion (the text before and after the
-/// cursor are its inputs), one with a typed input for the playground.
+/// cursor are its inputs), one with a typed input for the playground (two versions).
 const COMPLETE: &str = "---
 name: complete
 version: 1.0.0
@@ -130,6 +130,10 @@ async fn editor_ghost_text_and_runs_in_chromium() {
     std::fs::create_dir_all(&served).unwrap();
     std::fs::write(served.join("complete.prompt"), COMPLETE).unwrap();
     std::fs::write(served.join("capital.prompt"), CAPITAL).unwrap();
+    let terse = CAPITAL
+        .replace("1.0.0", "1.1.0")
+        .replace("user:", "system:\nName the city only.\n\nuser:");
+    std::fs::write(served.join("capital-terse.prompt"), terse).unwrap();
     let mut config = ServeConfig::new(&served);
     config.models_dir = models_dir();
     config.env_keys = None;

@@ -156,17 +156,21 @@ try {
   await page.goto(`${base}/#/playground`);
   await page.waitForSelector("#pg-prompt option", { state: "attached" });
   await page.locator("#pg-prompt").selectOption("capital");
-  await page.waitForSelector('#pg-version option[value="1.0.0"]', { state: "attached" });
-  await page.locator("#pg-version").selectOption("1.0.0");
+  await page.waitForSelector('#pg-version option[value="1.1.0"]', { state: "attached" });
+  await page.locator("#pg-version").selectOption(["1.0.0", "1.1.0"]);
   const json = page.locator("#pg-inputs textarea").first();
   await json.fill('{"country": "France"}');
   await page.getByRole("button", { name: "Run" }).click();
-  await page.waitForSelector("#pg-results article:not([aria-busy])", { timeout: 120_000 });
-  const out = await page.locator("#pg-results article pre").first();
-  assert.ok(!(await out.getAttribute("class") || "").includes("error-text"), `playground run failed: ${await out.textContent()}`);
-  assert.ok((await out.textContent()).trim().length > 0, "the playground shows an output");
-  assert.match(await page.locator("#pg-results article .help").first().textContent(), /v1\.0\.0/);
-  step(`playground output: ${JSON.stringify(await out.textContent())}`);
+  await page.waitForFunction(() => document.querySelectorAll("#pg-results article").length === 2
+    && !document.querySelector("#pg-results article[aria-busy]"), null, { timeout: 120_000 });
+  for (const [i, version] of [[0, "1.0.0"], [1, "1.1.0"]]) {
+    const card = page.locator("#pg-results article").nth(i);
+    const out = card.locator("pre");
+    assert.ok(!((await out.getAttribute("class")) || "").includes("error-text"), `playground run failed: ${await out.textContent()}`);
+    assert.ok((await out.textContent()).trim().length > 0, "the playground shows an output");
+    assert.equal(await card.locator(".help").textContent().then((t) => t.split(" · ")[0]), `v${version}`);
+    step(`playground v${version}: ${JSON.stringify(await out.textContent())}`);
+  }
   await shot(page, "playground");
   await laptop.close();
 
