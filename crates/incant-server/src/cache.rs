@@ -46,11 +46,14 @@ struct Entry<V> {
     at: Instant,
 }
 
+/// The entries and their insertion order (oldest first).
+type Store<V> = (HashMap<CacheKey, Entry<V>>, VecDeque<(CacheKey, Instant)>);
+
 /// A TTL- and size-bounded map.
 pub struct ResponseCache<V> {
     ttl: Duration,
     max_entries: usize,
-    inner: Mutex<(HashMap<CacheKey, Entry<V>>, VecDeque<(CacheKey, Instant)>)>,
+    inner: Mutex<Store<V>>,
 }
 
 impl<V: Clone> ResponseCache<V> {
