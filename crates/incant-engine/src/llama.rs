@@ -11,7 +11,7 @@
 //! grouped-query attention over an f16 cache, SwiGLU, 8-bit quantised activations.
 
 use crate::gguf::GgufFile;
-use crate::kernels::matmul::{Input, Weight};
+use crate::kernels::matmul::{matmul_many, Input, Weight};
 use crate::kernels::ops::{self, Heads, LayerCache};
 use crate::{bad_model, EngineError};
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -344,9 +344,10 @@ impl Llama {
         for (b, layer) in self.blocks.iter().zip(cache.layers.iter_mut()) {
             ops::rms_norm(&x, &b.attn_norm, eps, &mut h);
             let input = Input::new(&h, m);
-            b.wq.matmul(&input, &mut q)?;
-            b.wk.matmul(&input, &mut k)?;
-            b.wv.matmul(&input, &mut v)?;
+            matmul_many(
+                &input,
+                &mut [(&b.wq, &mut q), (&b.wk, &mut k), (&b.wv, &mut v)],
+            )?;
             for t in 0..m {
                 let (cs, sn) = (
                     &cos[t * hd / 2..(t + 1) * hd / 2],
@@ -365,8 +366,7 @@ impl Llama {
             x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
             ops::rms_norm(&x, &b.ffn_norm, eps, &mut h);
             let input = Input::new(&h, m);
-            b.gate.matmul(&input, &mut g)?;
-            b.up.matmul(&input, &mut u)?;
+            matmul_many(&input, &mut [(&b.gate, &mut g), (&b.up, &mut u)])?;
             ops::swiglu(&mut g, &u);
             b.down.matmul(&Input::new(&g, m), &mut o)?;
             x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);

@@ -188,37 +188,32 @@ impl Weight {
         Ok(())
     }
 
-    /// `out` (m x rows, row-major) = input (m x cols) times this matrix transposed.
-    pub fn matmul(&self, input: &Input<'_>, out: &mut [f32]) -> candle_core::Result<()> {
-        let (m, rows, cols) = (input.m, self.rows, self.cols);
-        assert_eq!(
-            input.k, cols,
-            "matmul: input has {} columns, weight {}",
-            input.k, cols
-        );
-        assert_eq!(out.len(), m * rows, "matmul: output buffer size");
+    /// The kernel of a native weight type: `f(r, t0, dst)` writes row `r` times input rows
+    /// `t0..t0 + dst.len()` into `dst`. `None` for types that run on candle.
+    fn kernel<'s>(&'s self, input: &'s Input<'_>) -> Option<RowKernel<'s>> {
+        let (m, cols) = (input.m, self.cols);
         let nb = cols / QK;
         let isa = Isa::detected();
-        match &self.storage {
+        Some(match &self.storage {
             Storage::Q4_1(w) => {
                 let xs = input.q8_1();
-                fill(out, m, rows, |r, t0, dst| {
+                Box::new(move |r, t0, dst| {
                     let x: [&[BlockQ8_1]; MAX_TOKENS] =
                         std::array::from_fn(|j| &xs[(t0 + j).min(m - 1) * nb..][..nb]);
                     dot::q4_1_q8_1(isa, &w[r * nb..(r + 1) * nb], &x[..dst.len()], dst);
-                });
+                })
             }
             Storage::Q8_0(w) => {
                 let xs = input.q8_0();
-                fill(out, m, rows, |r, t0, dst| {
+                Box::new(move |r, t0, dst| {
                     let x: [&[BlockQ8_0]; MAX_TOKENS] =
                         std::array::from_fn(|j| &xs[(t0 + j).min(m - 1) * nb..][..nb]);
                     dot::q8_0_q8_0(isa, &w[r * nb..(r + 1) * nb], &x[..dst.len()], dst);
-                });
+                })
             }
             Storage::F32(w) => {
                 let x = input.x;
-                fill(out, m, rows, |r, t0, dst| {
+                Box::new(move |r, t0, dst| {
                     super::simd::run(|| {
                         for (j, o) in dst.iter_mut().enumerate() {
                             let t = t0 + j;
@@ -227,14 +222,68 @@ impl Weight {
                             *o = w.iter().zip(x).map(|(a, b)| a * b).sum();
                         }
                     })
-                });
+                })
             }
-            Storage::Candle(mm) => {
-                let x = Tensor::from_slice(input.x, (m, cols), &Device::Cpu)?;
+            Storage::Candle(_) => return None,
+        })
+    }
+
+    fn check(&self, input: &Input<'_>, out: &[f32]) {
+        assert_eq!(
+            input.k, self.cols,
+            "matmul: input has {} columns, weight {}",
+            input.k, self.cols
+        );
+        assert_eq!(out.len(), input.m * self.rows, "matmul: output buffer size");
+    }
+
+    /// `out` (m x rows, row-major) = input (m x cols) times this matrix transposed.
+    pub fn matmul(&self, input: &Input<'_>, out: &mut [f32]) -> candle_core::Result<()> {
+        self.check(input, out);
+        match (self.kernel(input), &self.storage) {
+            (Some(k), _) => fill(out, input.m, self.rows, k),
+            (None, Storage::Candle(mm)) => {
+                let x = Tensor::from_slice(input.x, (input.m, self.cols), &Device::Cpu)?;
                 let y: Vec<f32> = mm.forward(&x)?.flatten_all()?.to_vec1()?;
                 out.copy_from_slice(&y);
             }
+            (None, _) => unreachable!("every native type has a kernel"),
         }
         Ok(())
     }
+}
+
+type RowKernel<'s> = Box<dyn Fn(usize, usize, &mut [f32]) + Sync + 's>;
+
+/// Several matrices over the same input (query, key and value; gate and up). Decoding one
+/// token, they run as one parallel pass over all their rows: one hand-off between the
+/// threads instead of one per matrix, which is most of the cost of a small model's step.
+pub fn matmul_many(
+    input: &Input<'_>,
+    jobs: &mut [(&Weight, &mut [f32])],
+) -> candle_core::Result<()> {
+    let kernels: Option<Vec<RowKernel<'_>>> = jobs.iter().map(|(w, _)| w.kernel(input)).collect();
+    let kernels = match kernels {
+        Some(k) if input.m == 1 => k,
+        _ => {
+            for (w, out) in jobs.iter_mut() {
+                w.matmul(input, out)?;
+            }
+            return Ok(());
+        }
+    };
+    const ROW_BLOCK: usize = 16;
+    let mut tasks = Vec::new();
+    for ((w, out), k) in jobs.iter_mut().zip(&kernels) {
+        w.check(input, out);
+        for (c, chunk) in out.chunks_mut(ROW_BLOCK).enumerate() {
+            tasks.push((k, c * ROW_BLOCK, chunk));
+        }
+    }
+    tasks.into_par_iter().for_each(|(k, r0, chunk)| {
+        for (i, o) in chunk.chunks_mut(1).enumerate() {
+            k(r0 + i, 0, o);
+        }
+    });
+    Ok(())
 }

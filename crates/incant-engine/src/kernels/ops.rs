@@ -176,9 +176,16 @@ pub fn attention(q: &[f32], cache: &LayerCache, pos: usize, h: Heads, out: &mut 
     } else {
         SumOrder::Tiled
     };
-    out.par_chunks_mut(h.head_dim)
-        .enumerate()
-        .for_each(|(idx, dst)| super::simd::run(|| head(q, cache, pos, h, order, idx, dst)));
+    let one = |(idx, dst): (usize, &mut [f32])| {
+        super::simd::run(|| head(q, cache, pos, h, order, idx, dst))
+    };
+    // A short step (one token over a short cache) is cheaper than waking another thread.
+    let work = (out.len() / h.head_dim) * (pos + q.len() / row);
+    if work < 4096 {
+        out.chunks_mut(h.head_dim).enumerate().for_each(one);
+    } else {
+        out.par_chunks_mut(h.head_dim).enumerate().for_each(one);
+    }
 }
 
 /// One query head of one token.
