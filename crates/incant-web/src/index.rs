@@ -222,3 +222,27 @@ impl RunIndex {
             .map(|i| &self.rows[i])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previews_cut_on_characters_not_bytes() {
+        assert_eq!(preview("short", 10), "short");
+        assert_eq!(preview("abcdef", 3), "abc…");
+        assert_eq!(preview("ééééé", 2), "éé…");
+        assert_eq!(preview("北京欢迎你", 4), "北京欢迎…");
+        assert_eq!(preview("", 0), "");
+    }
+
+    #[test]
+    fn names_are_interned_in_first_seen_order() {
+        let mut list = Vec::new();
+        assert_eq!(
+            ["b", "a", "b", "c", "a"].map(|n| intern(&mut list, n)),
+            [0, 1, 0, 2, 1]
+        );
+        assert_eq!(list, ["b", "a", "c"]);
+    }
+}

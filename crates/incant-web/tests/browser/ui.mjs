@@ -123,8 +123,9 @@ try {
   assert.equal(await page.locator("#cases tbody tr").count(), 50, "a page of 50 cases");
   assert.match(await page.locator("#cases-pager").textContent(), /of 3 \(120 rows\)/);
   await shot(page, "run-matrix");
-  // A matrix cell filters the cases to its prompt and provider.
-  await page.locator("#matrix tbody button").first().click();
+  // A matrix cell filters the cases to its prompt and provider (by keyboard: focus, Enter).
+  await page.locator("#matrix tbody button").first().focus();
+  await page.keyboard.press("Enter");
   await page.waitForFunction(() => document.querySelector("#cases caption")?.textContent === "30 matching cases");
   await page.locator("#case-filters select[name=status]").selectOption("fail");
   await page.waitForFunction(() => /^\d+ matching case/.test(document.querySelector("#cases caption")?.textContent)
@@ -137,7 +138,8 @@ try {
   await page.waitForFunction(() => document.querySelector("#cases caption")?.textContent === "120 matching cases");
   await page.getByRole("button", { name: "Next page" }).click();
   await page.waitForFunction(() => document.querySelector("#cases tbody tr td a")?.textContent === "50");
-  await page.locator('#cases a[aria-label="Case 51 details"]').click();
+  await page.locator('#cases a[aria-label="Case 51 details"]').focus();
+  await page.keyboard.press("Enter");
   await page.waitForSelector("#case-body dl");
   assert.match(await page.locator("#case-body").textContent(), /Assertions/);
   await shot(page, "case-details");
