@@ -392,7 +392,7 @@ impl Prepared {
             tokio::pin!(gen);
             let mut filter = self
                 .served()
-                .map(|s| StreamFilter::new(&s.leak, &settings.leak));
+                .map(|s| StreamFilter::new(&s.leak, &s.prefixes, &settings.leak));
             let mut text = String::new();
             let send = |piece: String, text: &mut String| -> bool {
                 if piece.is_empty() {

@@ -25,7 +25,9 @@ pub struct Served {
     pub source_hash: u64,
     /// The hidden text's n-grams.
     pub leak: LeakIndex,
-    /// The hidden text itself, for redacting error messages.
+    /// Prefixes of the hidden text's n-grams, for streams.
+    pub prefixes: crate::leak::Prefixes,
+    /// The hidden text itself (never sent; tests scan answers for it).
     pub hidden: String,
 }
 
@@ -122,6 +124,7 @@ impl Served {
             version: file.version.clone().unwrap_or(Version::new(0, 0, 0)),
             source_hash: hash_str(&file.source),
             leak: LeakIndex::new(&hidden, leak.ngram),
+            prefixes: crate::leak::Prefixes::new(&hidden, leak.ngram),
             hidden,
             file,
         }
