@@ -37,6 +37,37 @@ fn main() {
                 );
             }
         }
+        if what == "all" || what == "batch" {
+            // Eight sequences decoded together, as a server batches them.
+            let prompt = chat.encode("Tell me a story about a lighthouse keeper", false);
+            for _ in 0..reps {
+                let mut caches: Vec<KvCache> = (0..8).map(|_| KvCache::default()).collect();
+                let mut toks = Vec::new();
+                for c in caches.iter_mut() {
+                    let l = chat
+                        .llama()
+                        .forward(&prompt, c, Logits::Last)
+                        .expect("prefill");
+                    toks.push(incant_engine::llama::argmax(&l));
+                }
+                let t = Instant::now();
+                let steps = 32;
+                for _ in 0..steps {
+                    let mut batch: Vec<(u32, &mut KvCache)> =
+                        toks.iter().copied().zip(caches.iter_mut()).collect();
+                    let l = chat.llama().forward_batch(&mut batch).expect("batch");
+                    let v = l.len() / 8;
+                    toks = l
+                        .chunks_exact(v)
+                        .map(incant_engine::llama::argmax)
+                        .collect();
+                }
+                println!(
+                    "batch of 8: {:.1} tok/s aggregate",
+                    (8 * steps) as f64 / t.elapsed().as_secs_f64()
+                );
+            }
+        }
         if what == "all" || what == "prefill" {
             let filler =
                 "Prompt engineering is software engineering: prompts deserve versions, tests, \

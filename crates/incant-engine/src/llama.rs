@@ -288,16 +288,8 @@ impl Llama {
         }
     }
 
-    /// Runs `tokens` (the positions after those in `cache`) and returns logits, row-major:
-    /// one row of `vocab_size` for [`Logits::Last`], one per token for [`Logits::All`].
-    pub fn forward(
-        &self,
-        tokens: &[u32],
-        cache: &mut KvCache,
-        logits: Logits,
-    ) -> Result<Vec<f32>, EngineError> {
-        let m = tokens.len();
-        let pos = cache.len;
+    fn check_step(&self, tokens: &[u32], cache: &mut KvCache) -> Result<(), EngineError> {
+        let (m, pos) = (tokens.len(), cache.len);
         if m == 0 {
             return Err(EngineError::InvalidParam {
                 name: "tokens",
@@ -320,6 +312,70 @@ impl Llama {
         if cache.layers.len() != self.blocks.len() {
             cache.layers = vec![LayerCache::default(); self.blocks.len()];
         }
+        Ok(())
+    }
+
+    /// Runs `tokens` (the positions after those in `cache`) and returns logits, row-major:
+    /// one row of `vocab_size` for [`Logits::Last`], one per token for [`Logits::All`].
+    pub fn forward(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        logits: Logits,
+    ) -> Result<Vec<f32>, EngineError> {
+        self.check_step(tokens, cache)?;
+        let m = tokens.len();
+        let x = self.layers(tokens, &mut [(cache, m)])?;
+        let d = self.cfg.n_embd;
+        let rows = match logits {
+            Logits::Last => &x[(m - 1) * d..],
+            Logits::All => &x[..],
+        };
+        self.logits(rows)
+    }
+
+    /// One decoding step of several independent sequences at once: `steps[i]` is the next
+    /// token of the sequence whose state is the cache beside it. Returns one row of logits
+    /// per sequence, bit for bit what [`Self::forward`] gives for each on its own; the
+    /// weights are read once for all of them, which is what makes a batch cheap.
+    pub fn forward_batch(
+        &self,
+        steps: &mut [(u32, &mut KvCache)],
+    ) -> Result<Vec<f32>, EngineError> {
+        if steps.is_empty() {
+            return Err(EngineError::InvalidParam {
+                name: "steps",
+                reason: "nothing to run".into(),
+            });
+        }
+        let tokens: Vec<u32> = steps.iter().map(|(t, _)| *t).collect();
+        let mut groups = Vec::with_capacity(steps.len());
+        for (t, cache) in steps.iter_mut() {
+            self.check_step(std::slice::from_ref(t), cache)?;
+            groups.push((&mut **cache, 1));
+        }
+        let x = self.layers(&tokens, &mut groups)?;
+        self.logits(&x)
+    }
+
+    /// The final norm and the output projection of hidden rows.
+    fn logits(&self, rows: &[f32]) -> Result<Vec<f32>, EngineError> {
+        let n = rows.len() / self.cfg.n_embd;
+        let mut normed = vec![0f32; rows.len()];
+        ops::rms_norm(rows, &self.norm, self.cfg.rms_eps as f32, &mut normed);
+        let mut out = vec![0f32; n * self.output.rows()];
+        self.output.matmul(&Input::new(&normed, n), &mut out)?;
+        Ok(out)
+    }
+
+    /// The transformer blocks over `tokens`, which are split into consecutive groups, each
+    /// `(cache, count)` continuing its own sequence; returns the hidden rows.
+    fn layers(
+        &self,
+        tokens: &[u32],
+        groups: &mut [(&mut KvCache, usize)],
+    ) -> Result<Vec<f32>, EngineError> {
+        let m = tokens.len();
         let c = &self.cfg;
         let (d, hd) = (c.n_embd, c.head_dim);
         let heads = Heads {
@@ -329,11 +385,21 @@ impl Llama {
         };
         let eps = c.rms_eps as f32;
         let (qd, kvd) = (c.n_head * hd, c.n_kv_head * hd);
+        // Row ranges and start positions of the groups.
+        let mut spans = Vec::with_capacity(groups.len());
+        let mut row = 0;
+        for (cache, n) in groups.iter() {
+            spans.push((row, *n, cache.len));
+            row += n;
+        }
+        assert_eq!(row, m, "groups cover the tokens");
         let mut cos = vec![0f32; m * hd / 2];
         let mut sin = vec![0f32; m * hd / 2];
-        for t in 0..m {
-            let r = t * hd / 2..(t + 1) * hd / 2;
-            ops::rope_angles(pos + t, hd, c.rope_base, &mut cos[r.clone()], &mut sin[r]);
+        for &(r0, n, pos) in &spans {
+            for t in 0..n {
+                let r = (r0 + t) * hd / 2..(r0 + t + 1) * hd / 2;
+                ops::rope_angles(pos + t, hd, c.rope_base, &mut cos[r.clone()], &mut sin[r]);
+            }
         }
         let mut x = self.embed(tokens)?;
         let mut h = vec![0f32; m * d];
@@ -341,7 +407,7 @@ impl Llama {
         let mut att = vec![0f32; m * qd];
         let mut o = vec![0f32; m * d];
         let (mut g, mut u) = (vec![0f32; m * c.n_ff], vec![0f32; m * c.n_ff]);
-        for (b, layer) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+        for (l, b) in self.blocks.iter().enumerate() {
             ops::rms_norm(&x, &b.attn_norm, eps, &mut h);
             let input = Input::new(&h, m);
             matmul_many(
@@ -360,8 +426,12 @@ impl Llama {
                     ops::rope_head(head, cs, sn);
                 }
             }
-            layer.push(&k, &v);
-            ops::attention(&q, layer, pos, heads, &mut att);
+            for ((cache, _), &(r0, n, pos)) in groups.iter_mut().zip(&spans) {
+                let layer = &mut cache.layers[l];
+                layer.push(&k[r0 * kvd..(r0 + n) * kvd], &v[r0 * kvd..(r0 + n) * kvd]);
+                let (qs, out) = (&q[r0 * qd..(r0 + n) * qd], &mut att[r0 * qd..(r0 + n) * qd]);
+                ops::attention(qs, layer, pos, heads, out);
+            }
             b.wo.matmul(&Input::new(&att, m), &mut o)?;
             x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
             ops::rms_norm(&x, &b.ffn_norm, eps, &mut h);
@@ -371,17 +441,10 @@ impl Llama {
             b.down.matmul(&Input::new(&g, m), &mut o)?;
             x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
         }
-        cache.len += m;
-        let rows = match logits {
-            Logits::Last => &x[(m - 1) * d..],
-            Logits::All => &x[..],
-        };
-        let n = rows.len() / d;
-        let mut normed = vec![0f32; rows.len()];
-        ops::rms_norm(rows, &self.norm, eps, &mut normed);
-        let mut out = vec![0f32; n * self.output.rows()];
-        self.output.matmul(&Input::new(&normed, n), &mut out)?;
-        Ok(out)
+        for (cache, n) in groups.iter_mut() {
+            cache.len += *n;
+        }
+        Ok(x)
     }
 }
 
