@@ -185,6 +185,23 @@ pub enum Command {
     /// Prompt-injection detection: score texts before they reach a prompt.
     #[command(subcommand)]
     Guard(crate::guard_cli::GuardCommand),
+    /// Attack a prompt with the red-team library, with and without the guard: leak rates.
+    ///
+    /// Each attack (system-prompt extraction, instruction override, role-play jailbreaks,
+    /// delimiter and format attacks, encodings, Chinese, indirect injection through a
+    /// document variable, ASCII smuggling) goes into the prompt's user input (or document)
+    /// variable; a canary is added to the system prompt; the output is judged by the
+    /// guard's detectors (canary, system-prompt n-gram share, hijack marker). With the
+    /// guard on, flagged inputs are blocked and outputs redacted. Reports the attack
+    /// success and leak rates per family x provider x guard mode, worst transcripts first,
+    /// and stores the run (compare two with `incant compare`).
+    ///
+    /// Examples:
+    ///   incant redteam examples/quickstart --max-tokens 48
+    ///   incant redteam prompts/support.prompt -p openai:chat:gpt-4o-mini -o redteam.html
+    ///   incant redteam . --guard off --category encoding --fail-above 0.05
+    #[command(verbatim_doc_comment)]
+    Redteam(crate::guard_cli::RedteamArgs),
     /// Image prompts: render per target, generate, X/Y/Z grids, CLIP score, FID/KID, curves.
     #[command(subcommand)]
     Image(crate::image_cli::ImageCommand),

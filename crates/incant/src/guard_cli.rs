@@ -44,3 +44,54 @@ pub struct GuardScanArgs {
     #[arg(long)]
     pub threshold: Option<f32>,
 }
+
+/// `incant redteam`
+#[derive(Debug, Args)]
+pub struct RedteamArgs {
+    /// A suite (folder or .yaml: its prompts, providers and first test's variables) or a
+    /// prompt file.
+    #[arg(value_name = "SUITE|PROMPT", default_value = ".")]
+    pub target: PathBuf,
+    /// Providers to attack (repeatable; default: the suite's, or the prompt's `model`).
+    #[arg(short, long = "provider", value_name = "ID")]
+    pub providers: Vec<String>,
+    /// With the guard (input scan + output redaction), without it, or both from the same calls.
+    #[arg(long, default_value = "both", value_parser = ["on", "off", "both"])]
+    pub guard: String,
+    /// Attack families to run (repeatable; default: all): system-prompt-extraction,
+    /// instruction-override, role-play-jailbreak, delimiter-attack, encoding, multilingual,
+    /// indirect-injection, ascii-smuggling.
+    #[arg(long = "category", value_name = "NAME")]
+    pub categories: Vec<String>,
+    /// At most this many attacks (a seeded sample spread over the families).
+    #[arg(long, value_name = "N")]
+    pub max_attacks: Option<usize>,
+    /// Attempts per attack (each repeat sends seed + repeat).
+    #[arg(long, default_value_t = 1)]
+    pub repeats: usize,
+    /// Seed of the sample and the repeats.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Overrides the prompts' max_tokens.
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u64>,
+    /// The variable that receives the attack (default: found in the template).
+    #[arg(long, value_name = "NAME")]
+    pub input_var: Option<String>,
+    /// Write the report: .html or .json.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when the attack success rate with the guard on (or off, with --guard off)
+    /// is above this share (0-1).
+    #[arg(long, value_name = "RATE")]
+    pub fail_above: Option<f64>,
+    /// Do not store the run.
+    #[arg(long)]
+    pub no_store: bool,
+    /// The run store (SQLite) [env: INCANT_DB] [default: .incant/incant.db].
+    #[arg(long, value_name = "FILE", env = "INCANT_DB")]
+    pub db: Option<PathBuf>,
+}

@@ -12,6 +12,7 @@ mod lint;
 mod lock;
 mod migrate;
 mod models;
+mod redteam;
 mod runs;
 mod snapshot;
 mod tally;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compare(args) => compare::run(&models_dir, args),
         Command::Migrate(args) => migrate::run(&models_dir, args),
         Command::Image(command) => image::run(&models_dir, command),
+        Command::Redteam(args) => redteam::run_command(&models_dir, args),
         Command::Guard(crate::guard_cli::GuardCommand::Scan(args)) => {
             guard::scan(&models_dir, args)
         }
