@@ -18,14 +18,11 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
+/// A provider id with its suite config.
+type ProviderSpec = (String, Map<String, Value>);
+
 /// The prompts, provider ids and variables of the target path.
-fn targets(
-    args: &RedteamArgs,
-) -> Result<(
-    Vec<PromptFile>,
-    Vec<(String, Map<String, Value>)>,
-    Map<String, Value>,
-)> {
+fn targets(args: &RedteamArgs) -> Result<(Vec<PromptFile>, Vec<ProviderSpec>, Map<String, Value>)> {
     let path = &args.target;
     let is_suite = path.is_dir() || path.extension().is_some_and(|e| e == "yaml" || e == "yml");
     let prompt_error = |e: incant_prompt::PromptError| {
@@ -68,7 +65,7 @@ fn targets(
 /// Runs `incant redteam`.
 pub fn run_command(models_dir: &Path, args: RedteamArgs) -> Result<ExitCode> {
     let (prompts, suite_providers, vars) = targets(&args)?;
-    let provider_ids: Vec<(String, Map<String, Value>)> = if args.providers.is_empty() {
+    let provider_ids: Vec<ProviderSpec> = if args.providers.is_empty() {
         suite_providers
     } else {
         args.providers
