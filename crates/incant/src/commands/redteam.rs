@@ -21,8 +21,15 @@ use std::process::ExitCode;
 /// A provider id with its suite config.
 type ProviderSpec = (String, Map<String, Value>);
 
+/// What the target path holds.
+struct Targets {
+    prompts: Vec<PromptFile>,
+    providers: Vec<ProviderSpec>,
+    vars: Map<String, Value>,
+}
+
 /// The prompts, provider ids and variables of the target path.
-fn targets(args: &RedteamArgs) -> Result<(Vec<PromptFile>, Vec<ProviderSpec>, Map<String, Value>)> {
+fn targets(args: &RedteamArgs) -> Result<Targets> {
     let path = &args.target;
     let is_suite = path.is_dir() || path.extension().is_some_and(|e| e == "yaml" || e == "yml");
     let prompt_error = |e: incant_prompt::PromptError| {
@@ -51,7 +58,11 @@ fn targets(args: &RedteamArgs) -> Result<(Vec<PromptFile>, Vec<ProviderSpec>, Ma
             .next()
             .map(|t| t.vars)
             .unwrap_or_default();
-        return Ok((prompts, providers, vars));
+        return Ok(Targets {
+            prompts,
+            providers,
+            vars,
+        });
     }
     let prompts = load_prompts(path).map_err(prompt_error)?;
     let providers = prompts
@@ -59,12 +70,20 @@ fn targets(args: &RedteamArgs) -> Result<(Vec<PromptFile>, Vec<ProviderSpec>, Ma
         .filter_map(|p| p.model.clone())
         .map(|m| (m, Map::new()))
         .collect();
-    Ok((prompts, providers, Map::new()))
+    Ok(Targets {
+        prompts,
+        providers,
+        vars: Map::new(),
+    })
 }
 
 /// Runs `incant redteam`.
 pub fn run_command(models_dir: &Path, args: RedteamArgs) -> Result<ExitCode> {
-    let (prompts, suite_providers, vars) = targets(&args)?;
+    let Targets {
+        prompts,
+        providers: suite_providers,
+        vars,
+    } = targets(&args)?;
     let provider_ids: Vec<ProviderSpec> = if args.providers.is_empty() {
         suite_providers
     } else {
