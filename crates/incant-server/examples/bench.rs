@@ -182,6 +182,7 @@ fn ttft(addr: SocketAddr, users: usize, per_user: usize) {
             std::thread::spawn(move || {
                 let mut c = Conn::open(addr);
                 let (mut first, mut done, mut prompt_tokens) = (Vec::new(), Vec::new(), 0);
+                let (mut prefill, mut queue) = (Vec::new(), Vec::new());
                 for k in 0..per_user {
                     let body = json!({"inputs": {"prefix": context(u * 1000 + k), "suffix": " and so they waited."},
                                       "stream": true, "max_tokens": 12})
@@ -208,6 +209,8 @@ fn ttft(addr: SocketAddr, users: usize, per_user: usize) {
                             if let Some(d) = s.lines().find_map(|l| l.strip_prefix("data: ")) {
                                 let v: Value = serde_json::from_str(d).unwrap();
                                 prompt_tokens = v["usage"]["prompt_tokens"].as_u64().unwrap_or(0);
+                                prefill.push(v["prefill_ms"].as_f64().unwrap_or(f64::NAN));
+                                queue.push(v["queue_ms"].as_f64().unwrap_or(f64::NAN));
                             }
                         }
                         if n == 0 {
@@ -216,20 +219,25 @@ fn ttft(addr: SocketAddr, users: usize, per_user: usize) {
                     }
                     done.push(t.elapsed().as_secs_f64() * 1e3);
                 }
-                (first, done, prompt_tokens)
+                (first, done, prompt_tokens, prefill, queue)
             })
         })
         .collect();
     let (mut first, mut done, mut tokens) = (Vec::new(), Vec::new(), 0);
+    let (mut prefill, mut queue) = (Vec::new(), Vec::new());
     for t in threads {
-        let (f, d, p) = t.join().unwrap();
+        let (f, d, p, pre, q) = t.join().unwrap();
         first.extend(f);
         done.extend(d);
+        prefill.extend(pre);
+        queue.extend(q);
         tokens = p;
     }
     println!("inline completion, {users} concurrent user(s), {tokens}-token prompt, 12 new tokens, streamed:");
     summary("time to first text", first);
     summary("time to end", done);
+    summary("engine prefill (server-side)", prefill);
+    summary("wait in the engine queue (server-side)", queue);
 }
 
 fn main() {

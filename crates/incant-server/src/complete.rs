@@ -80,6 +80,8 @@ pub struct Completion {
     pub cost: Option<f64>,
     /// Model time, ms.
     pub engine_ms: f64,
+    /// Of which prompt reading (prefill), ms.
+    pub prefill_ms: f64,
     /// Queue time, ms.
     pub queue_ms: f64,
     /// Served from the cache.
@@ -274,6 +276,7 @@ impl Prepared {
             completion_tokens: 0,
             cost: Some(0.0),
             engine_ms: 0.0,
+            prefill_ms: 0.0,
             queue_ms: 0.0,
             cached: false,
         };
@@ -382,6 +385,7 @@ impl Prepared {
             completion_tokens: 0,
             cost: Some(0.0),
             engine_ms: 0.0,
+            prefill_ms: 0.0,
             queue_ms: 0.0,
             cached: false,
         };
@@ -480,6 +484,7 @@ fn add_usage(c: &mut Completion, out: &GenOutput) {
         _ => None,
     };
     c.engine_ms += out.engine_ms;
+    c.prefill_ms += out.prefill_ms;
     c.queue_ms += out.queue_ms;
 }
 

@@ -63,6 +63,8 @@ pub struct GenOutput {
     pub cost: Option<f64>,
     /// Time the model itself took, ms (prefill + decode for local models).
     pub engine_ms: f64,
+    /// Of which reading the prompt (local models; 0 for others).
+    pub prefill_ms: f64,
     /// Time spent waiting in the queue, ms.
     pub queue_ms: f64,
 }
@@ -187,6 +189,7 @@ impl Backend {
                     finish_reason: "stop",
                     cost: out.cost,
                     engine_ms,
+                    prefill_ms: 0.0,
                     queue_ms: 0.0,
                 })
             }
@@ -285,6 +288,7 @@ fn run_local(model: &ChatModel, item: &LocalJob) -> Result<GenOutput, BackendErr
         text: out.text,
         cost: Some(0.0),
         engine_ms: out.timings.prefill_ms + out.timings.decode_ms,
+        prefill_ms: out.timings.prefill_ms,
         queue_ms,
     })
 }

@@ -4,7 +4,7 @@
 //! Request: `{"inputs": {...}, "stream", "n", "max_tokens", "temperature", "top_p",
 //! "seed", "stop"}`. Response: `{"prompt", "version", "model", "output",
 //! "finish_reason", "alternatives": [{"output", "finish_reason"}] (when n > 1), "usage",
-//! "latency_ms", "engine_ms", "queue_ms", "cost", "cached"}`. With `"stream": true`,
+//! "latency_ms", "engine_ms", "prefill_ms", "queue_ms", "cost", "cached"}`. With `"stream": true`,
 //! Server-Sent Events: `token` events `{"index", "text"}`, `end` events `{"index",
 //! "finish_reason"}`, then one `done` event with the response above (or `error`).
 
@@ -51,6 +51,7 @@ pub fn completion_json(c: &Completion, latency_ms: f64) -> Value {
         },
         "latency_ms": latency_ms,
         "engine_ms": c.engine_ms,
+        "prefill_ms": c.prefill_ms,
         "queue_ms": c.queue_ms,
         "cost": c.cost,
         "cached": c.cached,

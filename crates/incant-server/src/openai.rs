@@ -142,7 +142,7 @@ fn usage(c: &Completion) -> Value {
 
 fn extension(c: &Completion) -> Value {
     json!({"prompt": c.version.as_ref().map(|_| &c.name), "version": c.version, "model": c.model,
-           "cost": c.cost, "cached": c.cached, "engine_ms": c.engine_ms, "queue_ms": c.queue_ms})
+           "cost": c.cost, "cached": c.cached, "engine_ms": c.engine_ms, "prefill_ms": c.prefill_ms, "queue_ms": c.queue_ms})
 }
 
 fn response_json(kind: Kind, model: &str, c: &Completion) -> Value {
