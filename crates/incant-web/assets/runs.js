@@ -6,7 +6,9 @@ import { api, el, fmtNumber, fmtTime } from "./util.js";
 const PAGE = 50;
 let caseQuery = null; // the run view's current {id, offset, status, prompt, provider, q}
 let pairQuery = null; // the compare view's current {a, b, offset, status}
-let loadSeq = 0;
+// Answers that arrive after a newer request of the same view are dropped.
+let caseSeq = 0;
+let pairSeq = 0;
 
 function verdict(pass, error) {
   if (pass) return el("span", { class: "pass" }, "pass");
@@ -91,7 +93,7 @@ function updateHash() {
 
 async function loadCases() {
   const q = caseQuery;
-  const seq = ++loadSeq;
+  const seq = ++caseSeq;
   const table = document.getElementById("cases");
   const params = new URLSearchParams({ offset: q.offset, limit: PAGE });
   for (const k of ["status", "prompt", "provider", "q"]) if (q[k]) params.set(k, q[k]);
@@ -102,7 +104,7 @@ async function loadCases() {
     failure(table, e);
     return;
   }
-  if (seq !== loadSeq) return;
+  if (seq !== caseSeq) return;
   updateHash();
   // data-label names each cell where a phone shows a row as a card.
   const rows = page.cases.map((c) => el("tr", {},
@@ -249,7 +251,7 @@ function groupRow(g) {
 
 async function loadPairs() {
   const q = pairQuery;
-  const seq = ++loadSeq;
+  const seq = ++pairSeq;
   const body = document.getElementById("compare-body");
   const list = document.getElementById("pairs");
   const params = new URLSearchParams({ a: q.a, b: q.b, offset: q.offset, limit: 20 });
@@ -262,7 +264,7 @@ async function loadPairs() {
     list.replaceChildren();
     return;
   }
-  if (seq !== loadSeq) return;
+  if (seq !== pairSeq) return;
   body.replaceChildren(
     el("p", {}, `A: ${c.a.id} (${c.a.suite}) → B: ${c.b.id} (${c.b.suite})`,
       c.providers_matched ? "" : " · providers differ: cases are paired across providers (a migration)"),

@@ -99,6 +99,20 @@ fn write_runs(path: &Path) -> (String, String) {
     (ids.remove(0), ids.remove(0))
 }
 
+/// A run of `n` cases (one prompt, two providers, every 9th case failing).
+fn write_big_run(path: &Path, n: usize) -> String {
+    let store = Store::open(path).unwrap();
+    let cases: Vec<StoredCase> = (0..n)
+        .map(|i| case(i, "classify", ["local:smollm2", "echo"][i % 2], i % 9 != 4))
+        .collect();
+    let id = store
+        .begin_run("examples/big/incant.yaml", None, n, "{}")
+        .unwrap();
+    store.record_many(&id, &cases).unwrap();
+    store.finish_run(&id, "finished").unwrap();
+    id
+}
+
 fn have(cmd: &str, arg: &str) -> bool {
     Command::new(cmd)
         .arg(arg)
@@ -141,6 +155,7 @@ async fn editor_ghost_text_and_runs_in_chromium() {
         AppState::new(config).unwrap_or_else(|e| panic!("{e} (hint: scripts/fetch-models)"));
     let db = dir.path().join(".incant/incant.db");
     let (a, b) = write_runs(&db);
+    let big = write_big_run(&db, 50_000);
     let app = incant_server::app_with(
         state,
         Some(incant_web::router(incant_web::WebState::new(&db))),
@@ -156,6 +171,7 @@ async fn editor_ghost_text_and_runs_in_chromium() {
         .env("INCANT_WEB_URL", format!("http://{addr}"))
         .env("INCANT_WEB_RUN_A", &a)
         .env("INCANT_WEB_RUN_B", &b)
+        .env("INCANT_WEB_RUN_BIG", &big)
         .env("INCANT_WEB_SHOTS", &shots)
         .env("CHROMIUM", &chromium)
         .kill_on_drop(true)

@@ -6,7 +6,7 @@
 // main views at a phone width. Screenshots go to SHOTS.
 //
 // Usage: node ui.mjs  (environment: INCANT_WEB_URL, INCANT_WEB_RUN_A, INCANT_WEB_RUN_B,
-// INCANT_WEB_SHOTS, optional CHROMIUM=/usr/bin/chromium)
+// INCANT_WEB_RUN_BIG (50,000 cases), INCANT_WEB_SHOTS, optional CHROMIUM=/usr/bin/chromium)
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -15,8 +15,10 @@ import { join } from "node:path";
 const base = process.env.INCANT_WEB_URL;
 const runA = process.env.INCANT_WEB_RUN_A;
 const runB = process.env.INCANT_WEB_RUN_B;
+const runBig = process.env.INCANT_WEB_RUN_BIG;
 const shots = process.env.INCANT_WEB_SHOTS;
-assert.ok(base && runA && runB && shots, "set INCANT_WEB_URL, INCANT_WEB_RUN_A, INCANT_WEB_RUN_B, INCANT_WEB_SHOTS");
+assert.ok(base && runA && runB && runBig && shots,
+  "set INCANT_WEB_URL, INCANT_WEB_RUN_A, INCANT_WEB_RUN_B, INCANT_WEB_RUN_BIG, INCANT_WEB_SHOTS");
 mkdirSync(shots, { recursive: true });
 
 const step = (s) => console.log(`[ui] ${s}`);
@@ -143,6 +145,27 @@ try {
   await page.waitForSelector("#case-body dl");
   assert.match(await page.locator("#case-body").textContent(), /Assertions/);
   await shot(page, "case-details");
+
+  // ---- 50,000 cases: jump to the last page, filter, search ----
+  let t = Date.now();
+  await page.goto(`${base}/#/runs/${runBig}`);
+  await page.waitForFunction(() => /of 1000 \(50000 rows\)/.test(document.querySelector("#cases-pager")?.textContent));
+  assert.equal(await page.locator("#cases tbody tr").count(), 50);
+  step(`50,000-case run: first page shown in ${Date.now() - t} ms`);
+  t = Date.now();
+  await page.getByRole("button", { name: "Last page" }).click();
+  await page.waitForFunction(() => document.querySelector("#cases tbody tr td a")?.textContent === "49950");
+  assert.equal(await page.locator("#cases tbody tr").count(), 50);
+  step(`last page in ${Date.now() - t} ms`);
+  t = Date.now();
+  await page.locator("#case-filters select[name=status]").selectOption("fail");
+  await page.waitForFunction(() => document.querySelector("#cases caption")?.textContent === "5556 matching cases");
+  await page.locator("#case-filters input[name=q]").fill("output 49998 ");
+  await page.waitForFunction(() => document.querySelector("#cases caption")?.textContent === "0 matching cases");
+  await page.locator("#case-filters input[name=q]").fill("output 49990 ");
+  await page.waitForFunction(() => document.querySelector("#cases caption")?.textContent === "1 matching case");
+  step(`filter and search in ${Date.now() - t} ms`);
+  await shot(page, "run-50000");
 
   // ---- Compare ----
   await page.goto(`${base}/#/compare?a=${runA}&b=${runB}`);
