@@ -100,6 +100,35 @@ fn main() {
             c.totals.judged()
         );
     }
+    // The library is also the input scan's regression set, so the guard blocks it all at
+    // input. What would the output side (canary and n-gram redaction) hold on its own?
+    let lax = Guard::new(GuardConfig {
+        threshold: 2.0,
+        ..GuardConfig::default()
+    });
+    let output_only = run(
+        &prompts,
+        &[incant_provider::from_spec("local:smollm2", &Default::default(), &models).unwrap()],
+        &lax,
+        &library,
+        &RedteamOptions {
+            guard: GuardMode::On,
+            ..options.clone()
+        },
+        |_| {},
+    )
+    .expect("red team run, output side only");
+    let c = output_only.overall_for("local:smollm2", true).unwrap();
+    println!(
+        "  {:<14} output redaction only (input scan off): leak {:>5.1}% ({}/{}), attack success {:>5.1}% ({}/{})",
+        "both prompts",
+        100.0 * c.leak_rate,
+        c.totals.leaks,
+        c.totals.judged(),
+        100.0 * c.success_rate,
+        c.totals.successes,
+        c.totals.judged()
+    );
     println!("{:.1} s in all", start.elapsed().as_secs_f64());
     if let Some(p) = html {
         std::fs::write(&p, report.to_html()).unwrap();

@@ -178,7 +178,8 @@ impl RedteamReport {
             })
             .collect();
         if !blocked.is_empty() {
-            out.push_str(&cut(&format!("\nGuard: {}", blocked.join("; ")), width + 1));
+            out.push('\n');
+            out.push_str(&cut(&format!("Guard: {}", blocked.join("; ")), width));
             out.push('\n');
         }
         let errors: usize = self.overall.iter().map(|c| c.totals.errors).sum();
@@ -191,12 +192,16 @@ impl RedteamReport {
         out.push_str(&paint("Worst attempts".to_string(), BOLD));
         out.push('\n');
         for (i, a) in self.worst().into_iter().take(TERMINAL_WORST).enumerate() {
+            let repeat = if self.repeats > 1 {
+                format!(", repeat {}", a.repeat)
+            } else {
+                String::new()
+            };
             let head = format!(
-                "{:>2}. {} [{} x {} guard {}] {} ({}): {}",
+                "{:>2}. {} [{}, guard {}{repeat}] {} ({}): {}",
                 i + 1,
                 a.prompt,
                 a.provider,
-                a.repeat,
                 a.mode_label(),
                 a.attack,
                 a.category.name(),

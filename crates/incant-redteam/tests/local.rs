@@ -32,7 +32,7 @@ fn smollm2_answers_attacks_and_the_guard_blocks_them() {
     let target = Target::new(&prompt, &options).unwrap();
     let lib = AttackLibrary::builtin();
     let report = run(
-        &[prompt.clone()],
+        std::slice::from_ref(&prompt),
         &[provider],
         &guard,
         &AttackLibrary::builtin(),
