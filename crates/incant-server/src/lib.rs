@@ -167,6 +167,10 @@ fn report_load(r: &ReloadReport) {
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight requests.
+///
+/// Connections are served by hyper with a header-read timeout (`client_timeout`), so a
+/// client that trickles its request headers is cut off; the body has the same limit
+/// (see [`AppState::read_body`]).
 pub async fn serve_on<F>(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -176,15 +180,48 @@ pub async fn serve_on<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let client_timeout = state.config.client_timeout;
     spawn_reloader(state.clone());
-    axum::serve(listener, app_with(state, extra))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| ServerError::Bind { addr, source: e })
+    let router = app_with(state, extra);
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(client_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((s, _)) => s,
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    Err(_) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let svc = TowerToHyperService::new(router.clone());
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
