@@ -67,6 +67,15 @@ impl Isa {
         v
     }
 
+    /// Whether [`q4_1_q8_1_paired`] reads its pairs on this path (worth building them).
+    pub fn reads_pairs(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if self.0 == Path::Avx512Vnni {
+            return true;
+        }
+        false
+    }
+
     /// A short name for reports.
     pub fn name(self) -> &'static str {
         match self.0 {
@@ -116,6 +125,65 @@ pub fn q8_0_q8_0(isa: Isa, w: &[BlockQ8_0], xs: &[&[BlockQ8_0]], out: &mut [f32]
         // SAFETY: this path exists only when `supported` found AVX2, FMA, AVX-512F/VL/VNNI.
         #[cfg(target_arch = "x86_64")]
         Path::Avx512Vnni => unsafe { x86::q8_0_vnni(w, xs, out) },
+    }
+}
+
+/// One block of two activation rows side by side, for the 512-bit kernel: the quantised
+/// values of row `2p` then of row `2p + 1`, and their scales repeated over eight lanes each,
+/// so one register holds both tokens' lanes.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+pub struct PairBlock {
+    /// Quantised values of the two rows.
+    pub qs: [i8; 64],
+    /// `d` of the first row eight times, then of the second.
+    pub d: [f32; 16],
+}
+
+/// Pairs up `m` rows of `nb` Q8_1 blocks (`[row][block]`) as `[pair][block]`; an odd last
+/// row is paired with itself.
+pub fn pair_blocks(rows: &[BlockQ8_1], nb: usize, m: usize) -> Vec<PairBlock> {
+    let mut out = Vec::with_capacity(m.div_ceil(2) * nb);
+    for p in 0..m.div_ceil(2) {
+        let (a, b) = (2 * p, (2 * p + 1).min(m - 1));
+        for blk in 0..nb {
+            let (x, y) = (&rows[a * nb + blk], &rows[b * nb + blk]);
+            let mut qs = [0i8; 64];
+            qs[..32].copy_from_slice(&x.qs);
+            qs[32..].copy_from_slice(&y.qs);
+            let mut d = [x.d; 16];
+            d[8..].fill(y.d);
+            out.push(PairBlock { qs, d });
+        }
+    }
+    out
+}
+
+/// As [`q4_1_q8_1`], with the activation rows also given as pairs (`pairs[i]` holds rows
+/// `2i` and `2i + 1` of `xs`), which the AVX-512 path reads two tokens at a time; the other
+/// paths ignore the pairs. Same bits on every path.
+#[inline]
+pub fn q4_1_q8_1_paired(
+    isa: Isa,
+    w: &[BlockQ4_1],
+    pairs: &[&[PairBlock]],
+    xs: &[&[BlockQ8_1]],
+    out: &mut [f32],
+) {
+    match isa.0 {
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx512Vnni => {
+            assert!(xs.len() <= MAX_TOKENS && out.len() >= xs.len());
+            assert!(pairs.len() == xs.len().div_ceil(2), "pair count");
+            assert!(xs.iter().all(|x| x.len() == w.len()), "block counts differ");
+            assert!(
+                pairs.iter().all(|p| p.len() == w.len()),
+                "block counts differ"
+            );
+            // SAFETY: this path exists only when `supported` found AVX2, FMA, AVX-512F/VL/VNNI.
+            unsafe { x86::q4_1_pairs_vnni(w, pairs, xs, out) }
+        }
+        _ => q4_1_q8_1(isa, w, xs, out),
     }
 }
 
@@ -217,6 +285,79 @@ mod x86 {
         "avx2,fma,avx512f,avx512vl,avx512vnni",
         isum_vnni
     );
+
+    /// Q4_1 x Q8_1 for up to two pairs of activation rows, two tokens per 512-bit register.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, FMA and AVX-512F/VL/VNNI; `pairs` and `xs` must hold
+    /// `w.len()` blocks each, `pairs.len() == xs.len().div_ceil(2) <= 2`.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+    pub(super) unsafe fn q4_1_pairs_vnni(
+        w: &[BlockQ4_1],
+        pairs: &[&[super::PairBlock]],
+        xs: &[&[BlockQ8_1]],
+        out: &mut [f32],
+    ) {
+        let n = xs.len();
+        // A missing odd token reads the last one again; its result is dropped.
+        let x: [&[BlockQ8_1]; MAX_TOKENS] = std::array::from_fn(|t| xs[t.min(n - 1)]);
+        let mut all = [0f32; MAX_TOKENS];
+        // SAFETY: forwarded from this function's contract.
+        unsafe {
+            if pairs.len() == 2 {
+                pairs_n::<2>(w, [pairs[0], pairs[1]], &x, &mut all);
+            } else {
+                pairs_n::<1>(w, [pairs[0]], &x, &mut all);
+            }
+        }
+        out[..n].copy_from_slice(&all[..n]);
+    }
+
+    /// # Safety
+    /// As [`q4_1_pairs_vnni`], with exactly `NP` pairs and `2 * NP` rows in `x`.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn pairs_n<const NP: usize>(
+        w: &[BlockQ4_1],
+        pairs: [&[super::PairBlock]; NP],
+        x: &[&[BlockQ8_1]; MAX_TOKENS],
+        out: &mut [f32; MAX_TOKENS],
+    ) {
+        let mut acc = [_mm512_setzero_ps(); NP];
+        let mut summs = [0f32; MAX_TOKENS];
+        let mask = _mm256_set1_epi8(0x0F);
+        for (b, blk) in w.iter().enumerate() {
+            // SAFETY: `qs` is 16 readable bytes; the load is unaligned.
+            let q = unsafe { _mm_loadu_si128(blk.qs.as_ptr().cast()) };
+            let qw = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), mask);
+            let qw = _mm512_broadcast_i64x4(qw);
+            let dw = _mm512_set1_ps(blk.d);
+            for p in 0..NP {
+                // SAFETY: the caller guarantees `b < pairs[p].len()`; blocks are 64-aligned,
+                // `qs` is 64 bytes and `d` 16 floats.
+                let (xq, dx) = unsafe {
+                    let pb = pairs[p].get_unchecked(b);
+                    (
+                        _mm512_load_si512(pb.qs.as_ptr().cast()),
+                        _mm512_load_ps(pb.d.as_ptr()),
+                    )
+                };
+                let f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), qw, xq));
+                acc[p] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), f, acc[p]);
+            }
+            for t in 0..2 * NP {
+                // SAFETY: the caller guarantees every row of `x` has `w.len()` blocks.
+                summs[t] += blk.m * unsafe { x[t].get_unchecked(b) }.s;
+            }
+        }
+        for t in 0..2 * NP {
+            let mut lanes = [0f32; 16];
+            // SAFETY: `lanes` is 16 writable f32s; the store is unaligned.
+            unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc[t / 2]) };
+            let half: &[f32; 8] = lanes[(t % 2) * 8..][..8].try_into().expect("8 lanes");
+            out[t] = hsum8(half) + summs[t];
+        }
+    }
 }
 
 #[cfg(test)]
@@ -338,6 +479,29 @@ mod tests {
                     for t in 0..n {
                         assert_eq!(got4[t].to_bits(), want4[t].to_bits(), "{} q4_1", isa.name());
                         assert_eq!(got8[t].to_bits(), want8[t].to_bits(), "{} q8_0", isa.name());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn paired_kernel_gives_the_same_bits() {
+        let mut r = Lcg(7);
+        for nb in [1usize, 3, 18, 48] {
+            for n in 1..=MAX_TOKENS {
+                let w = q4_1_row(&mut r, nb);
+                let flat: Vec<BlockQ8_1> = (0..n).flat_map(|_| q8_1_row(&mut r, nb)).collect();
+                let paired = pair_blocks(&flat, nb, n);
+                let xs: Vec<&[BlockQ8_1]> = flat.chunks(nb).collect();
+                let ps: Vec<&[PairBlock]> = paired.chunks(nb).collect();
+                let mut want = [0f32; 4];
+                q4_1_q8_1(Isa::portable(), &w, &xs, &mut want);
+                for isa in Isa::supported() {
+                    let mut got = [0f32; 4];
+                    q4_1_q8_1_paired(isa, &w, &ps, &xs, &mut got);
+                    for t in 0..n {
+                        assert_eq!(got[t].to_bits(), want[t].to_bits(), "{} n={n}", isa.name());
                     }
                 }
             }

@@ -6,7 +6,7 @@
 //! Any other GGUF type goes through candle's quantised matmul, so every llama GGUF loads,
 //! though only the native types are checked for parity with llama.cpp.
 
-use super::dot::{self, Isa, MAX_TOKENS};
+use super::dot::{self, Isa, PairBlock, MAX_TOKENS};
 use super::quant::{self, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK};
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
@@ -19,6 +19,7 @@ pub struct Input<'a> {
     m: usize,
     k: usize,
     q8_1: OnceLock<Vec<BlockQ8_1>>,
+    q8_1_pairs: OnceLock<Vec<PairBlock>>,
     q8_0: OnceLock<Vec<BlockQ8_0>>,
 }
 
@@ -31,6 +32,7 @@ impl<'a> Input<'a> {
             m,
             k,
             q8_1: OnceLock::new(),
+            q8_1_pairs: OnceLock::new(),
             q8_0: OnceLock::new(),
         }
     }
@@ -57,6 +59,11 @@ impl<'a> Input<'a> {
     fn q8_1(&self) -> &[BlockQ8_1] {
         self.q8_1
             .get_or_init(|| self.quantize(quant::quantize_q8_1))
+    }
+
+    fn q8_1_pairs(&self) -> &[PairBlock] {
+        self.q8_1_pairs
+            .get_or_init(|| dot::pair_blocks(self.q8_1(), self.k / QK, self.m))
     }
 
     fn q8_0(&self) -> &[BlockQ8_0] {
@@ -195,6 +202,28 @@ impl Weight {
         let nb = cols / QK;
         let isa = Isa::detected();
         Some(match &self.storage {
+            Storage::Q4_1(w) if m > 1 && isa.reads_pairs() => {
+                let (xs, ps) = (input.q8_1(), input.q8_1_pairs());
+                Box::new(move |r, t0, dst| {
+                    // Groups start at multiples of four tokens, so at whole pairs.
+                    let x: [&[BlockQ8_1]; MAX_TOKENS] =
+                        std::array::from_fn(|j| &xs[(t0 + j).min(m - 1) * nb..][..nb]);
+                    let p: [&[PairBlock]; 2] = std::array::from_fn(|j| {
+                        &ps[(t0 / 2 + j).min(m.div_ceil(2) - 1) * nb..][..nb]
+                    });
+                    let n = dst.len();
+                    if t0 % 2 == 1 {
+                        return dot::q4_1_q8_1(isa, &w[r * nb..(r + 1) * nb], &x[..n], dst);
+                    }
+                    dot::q4_1_q8_1_paired(
+                        isa,
+                        &w[r * nb..(r + 1) * nb],
+                        &p[..n.div_ceil(2)],
+                        &x[..n],
+                        dst,
+                    );
+                })
+            }
             Storage::Q4_1(w) => {
                 let xs = input.q8_1();
                 Box::new(move |r, t0, dst| {
