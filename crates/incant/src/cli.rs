@@ -185,6 +185,20 @@ pub enum Command {
     /// Prompt-injection detection: score texts before they reach a prompt.
     #[command(subcommand)]
     Guard(crate::guard_cli::GuardCommand),
+    /// Serve a folder of prompts behind an API that never reveals them, with a web UI.
+    ///
+    /// `POST /v1/prompts/NAME[@VERSION]` with JSON inputs (checked against the prompt's typed
+    /// inputs); OpenAI-compatible `/v1/chat/completions`, `/v1/completions` (model = a prompt
+    /// name or name@version, or a plain model id), `/v1/models`, `/v1/embeddings`; streaming,
+    /// n alternatives, API keys (hashed, scoped to prompts) with rate limits, a response
+    /// cache, `/metrics` and `/healthz`. Prompt files are reloaded on change and on SIGHUP.
+    /// The web UI at / has an editor with inline completion, the stored runs and a playground.
+    ///
+    /// Examples:
+    ///   incant serve examples/quickstart
+    ///   INCANT_API_KEYS=sk-local-1 incant serve prompts/ --host 0.0.0.0 --port 9000
+    #[command(verbatim_doc_comment)]
+    Serve(crate::guard_cli::ServeArgs),
     /// Attack a prompt with the red-team library, with and without the guard: leak rates.
     ///
     /// Each attack (system-prompt extraction, instruction override, role-play jailbreaks,

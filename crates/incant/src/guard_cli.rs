@@ -95,3 +95,30 @@ pub struct RedteamArgs {
     #[arg(long, value_name = "FILE", env = "INCANT_DB")]
     pub db: Option<PathBuf>,
 }
+
+/// `incant serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The folder whose prompt files (recursively) are served; a suite folder works as is.
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+    /// Address to bind (loopback only unless API keys are configured).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// API keys file (YAML with sha256-hashed keys and the prompts each may call); keys
+    /// also come from INCANT_API_KEYS (comma-separated).
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// The run store the web UI shows [env: INCANT_DB] [default: .incant/incant.db].
+    #[arg(long, value_name = "FILE", env = "INCANT_DB")]
+    pub db: Option<PathBuf>,
+    /// Serve the API only, without the web UI.
+    #[arg(long)]
+    pub no_ui: bool,
+    /// Print one line per request on stderr (never bodies or prompts).
+    #[arg(long)]
+    pub log: bool,
+}

@@ -14,6 +14,7 @@ mod migrate;
 mod models;
 mod redteam;
 mod runs;
+mod serve;
 mod snapshot;
 mod tally;
 mod tokenize;
@@ -57,6 +58,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate(args) => migrate::run(&models_dir, args),
         Command::Image(command) => image::run(&models_dir, command),
         Command::Redteam(args) => redteam::run_command(&models_dir, args),
+        Command::Serve(args) => serve::run(&models_dir, args),
         Command::Guard(crate::guard_cli::GuardCommand::Scan(args)) => {
             guard::scan(&models_dir, args)
         }
