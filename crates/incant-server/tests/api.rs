@@ -484,3 +484,24 @@ fn the_fixtures_all_load() {
     assert!(issues.is_empty(), "{issues:?}");
     assert_eq!(reg.prompts.len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suite_folder_is_served_as_is() {
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart");
+    let s = state(&dir);
+    assert!(s.registry().issues.is_empty());
+    let r = call(&s, "GET", "/v1/models", "", &[]).await;
+    assert!(r.body.contains("\"capital-terse@1.0.0\""), "{}", r.body);
+    let r = post(
+        &s,
+        "/v1/prompts/capital",
+        json!({"inputs": {"country": "France"}, "max_tokens": 8}),
+    )
+    .await;
+    assert!(
+        r.json()["output"].as_str().unwrap().contains("Paris"),
+        "{}",
+        r.body
+    );
+}
