@@ -187,7 +187,10 @@ try {
   await json.fill('{"country": "France"}');
   await page.getByRole("button", { name: "Run" }).click();
   await page.waitForFunction(() => document.querySelectorAll("#pg-results article").length === 2
-    && !document.querySelector("#pg-results article[aria-busy]"), null, { timeout: 120_000 });
+    && !document.querySelector("#pg-results article[aria-busy]"), null, { timeout: 120_000 })
+    .catch(async (e) => {
+      throw new Error(`playground columns: ${JSON.stringify(await page.locator("#pg-results").innerText())}: ${e.message}`);
+    });
   for (const [i, version] of [[0, "1.0.0"], [1, "1.1.0"]]) {
     const card = page.locator("#pg-results article").nth(i);
     const out = card.locator("pre");
