@@ -124,6 +124,12 @@ fn have(cmd: &str, arg: &str) -> bool {
 async fn editor_ghost_text_and_runs_in_chromium() {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() || !have("node", "--version") {
+        // scripts/test installs chromium and sets INCANT_REQUIRE_BROWSER: there, a missing
+        // browser is a failure, not a skip.
+        assert!(
+            std::env::var_os("INCANT_REQUIRE_BROWSER").is_none(),
+            "the browser test needs node and chromium ({chromium}); apt-get install chromium nodejs npm"
+        );
         eprintln!("SKIPPED: the browser test needs node and chromium ({chromium}); apt-get install chromium nodejs npm");
         return;
     }
@@ -165,29 +171,37 @@ async fn editor_ghost_text_and_runs_in_chromium() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/incant-web-browser");
-    let child = tokio::process::Command::new("node")
-        .arg("ui.mjs")
-        .current_dir(&here)
-        .env("INCANT_WEB_URL", format!("http://{addr}"))
-        .env("INCANT_WEB_RUN_A", &a)
-        .env("INCANT_WEB_RUN_B", &b)
-        .env("INCANT_WEB_RUN_BIG", &big)
-        .env("INCANT_WEB_SHOTS", &shots)
-        .env("CHROMIUM", &chromium)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(300), child)
-        .await
-        .expect("the browser script took over 300 s")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{stdout}{stderr}");
-    assert!(
-        out.status.success(),
-        "the browser script failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("all checks passed"));
+    // One retry: the script drives a real model on two shared cores, and a run that
+    // stalls past its own timeouts is retried once (both outputs are printed).
+    let mut last = String::new();
+    let mut passed = false;
+    for attempt in 1..=2 {
+        let child = tokio::process::Command::new("node")
+            .arg("ui.mjs")
+            .current_dir(&here)
+            .env("INCANT_WEB_URL", format!("http://{addr}"))
+            .env("INCANT_WEB_RUN_A", &a)
+            .env("INCANT_WEB_RUN_B", &b)
+            .env("INCANT_WEB_RUN_BIG", &big)
+            .env("INCANT_WEB_SHOTS", &shots)
+            .env("CHROMIUM", &chromium)
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(300), child)
+            .await
+            .expect("the browser script took over 300 s")
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        eprintln!("attempt {attempt}:\n{stdout}{stderr}");
+        last = format!("{stdout}\n{stderr}");
+        if out.status.success() && stdout.contains("all checks passed") {
+            passed = true;
+            break;
+        }
+    }
+    assert!(passed, "the browser script failed twice; last run:\n{last}");
+
     for name in [
         "editor-ghost",
         "editor-accepted",
