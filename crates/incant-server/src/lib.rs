@@ -78,7 +78,10 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 /// The API routes without a fallback (so another router can be merged in).
 pub fn routes(state: AppState) -> Router {
     Router::new()
-        .route("/v1/prompts/{spec}", post(native::run_prompt))
+        .route(
+            "/v1/prompts/{spec}",
+            post(native::run_prompt).get(native::describe_prompt),
+        )
         .route("/v1/chat/completions", post(openai::chat))
         .route("/v1/completions", post(openai::text))
         .route("/v1/models", get(openai::models))

@@ -127,6 +127,36 @@ pub async fn run_prompt(
     Ok(Json(completion_json(&c, start.elapsed().as_secs_f64() * 1e3)).into_response())
 }
 
+/// `GET /v1/prompts/{name}[@version]`: what a client needs to call the prompt (its
+/// versions, the default, its kind and its typed inputs: the API's schema), never its text.
+pub async fn describe_prompt(
+    State(state): State<AppState>,
+    Path(spec): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let key = state.authenticate(&headers)?;
+    let pins = state.pins();
+    let reg = state.registry();
+    let served = reg
+        .resolve(&spec, &pins)
+        .map_err(|e| ApiError::not_found(Some("name"), e.to_string()))?;
+    check_scope(key.as_ref(), &served.file.name)?;
+    let name = &served.file.name;
+    let versions: Vec<String> = reg
+        .prompts
+        .get(name)
+        .map(|p| p.versions.keys().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "name": name,
+        "version": served.version.to_string(),
+        "versions": versions,
+        "default_version": reg.default_version(name, &pins).map(|v| v.to_string()),
+        "kind": served.file.kind,
+        "inputs": served.file.inputs,
+    })))
+}
+
 fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     match state.authenticate(headers)? {
         Some(k) if !k.admin => Err(ApiError::forbidden("this key is not an admin key")),

@@ -164,6 +164,8 @@ fn no_answer_carries_a_hidden_prompt_fragment() {
         ("model chat stream", "POST", "/v1/chat/completions", json!({"model": "leaky", "stream": true, "messages": [{"role": "user", "content": repeat}]}).to_string(), &auth, 200),
         ("model completion", "POST", "/v1/completions", json!({"model": "complete", "prompt": "Continue the document. Text after", "max_tokens": 8}).to_string(), &auth, 200),
         ("models", "GET", "/v1/models", String::new(), &auth, 200),
+        ("describe", "GET", "/v1/prompts/secret@2.0.0", String::new(), &auth, 200),
+        ("describe unknown", "GET", "/v1/prompts/nope", String::new(), &auth, 404),
         ("admin", "GET", "/v1/admin/prompts", String::new(), &auth, 200),
         ("metrics", "GET", "/metrics", String::new(), &[], 200),
         ("health", "GET", "/healthz", String::new(), &[], 200),
