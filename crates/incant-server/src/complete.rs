@@ -29,6 +29,39 @@ pub enum Target {
     Model(String, Vec<Message>, bool),
 }
 
+/// The serve.yaml input guard: every string input the caller gave is scanned for prompt
+/// injection when the guard is on for `prompt`; the first flagged one is a 400.
+fn guard_inputs(
+    state: &AppState,
+    prompt: &str,
+    inputs: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    static GUARD: std::sync::OnceLock<incant_guard::Guard> = std::sync::OnceLock::new();
+    let Some(threshold) = state.settings().guard.threshold_for(prompt) else {
+        return Ok(());
+    };
+    let guard = GUARD.get_or_init(|| incant_guard::Guard::new(Default::default()));
+    for (field, value) in inputs {
+        let Some(text) = value.as_str() else { continue };
+        let scan = guard.scan_input(text);
+        if scan.score >= threshold {
+            let why = scan
+                .reasons
+                .first()
+                .map(|r| format!(": {}", r.detail))
+                .unwrap_or_default();
+            return Err(ApiError::invalid(
+                format!("inputs.{field}"),
+                format!(
+                    "input `{field}` was flagged as a prompt injection (score {:.2} >= {threshold}){why}",
+                    scan.score
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Request options shared by both APIs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GenOptions {
@@ -125,6 +158,7 @@ impl Prepared {
                         format!("input `{}` {}", e.field, e.reason),
                     )
                 })?;
+                guard_inputs(state, &file.name, inputs)?;
                 // Render errors can quote the template: say only that it failed.
                 let rendered = file.render(&vars).map_err(|_| {
                     ApiError::internal(

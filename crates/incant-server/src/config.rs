@@ -127,6 +127,42 @@ impl Default for CacheConfig {
     }
 }
 
+/// The input guard (`guard:` in `serve.yaml`): incant-guard's injection detectors on every
+/// string input of a prompt call, before the model sees it; a flagged input is a 400 naming
+/// the field. Off unless enabled, globally or per prompt.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputGuard {
+    /// On for every prompt (per-prompt settings override it).
+    pub enabled: bool,
+    /// Flag at this score (default: the guard's, 0.5).
+    pub threshold: Option<f32>,
+    /// Per prompt name: `{enabled, threshold}`.
+    pub prompts: BTreeMap<String, PromptGuard>,
+}
+
+/// One prompt's guard settings.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromptGuard {
+    /// On or off for this prompt.
+    pub enabled: Option<bool>,
+    /// Its threshold.
+    pub threshold: Option<f32>,
+}
+
+impl InputGuard {
+    /// The threshold for `prompt` when the guard is on for it.
+    pub fn threshold_for(&self, prompt: &str) -> Option<f32> {
+        let p = self.prompts.get(prompt).copied().unwrap_or_default();
+        p.enabled.unwrap_or(self.enabled).then(|| {
+            p.threshold
+                .or(self.threshold)
+                .unwrap_or(incant_guard::DEFAULT_THRESHOLD)
+        })
+    }
+}
+
 /// `serve.yaml`: optional settings next to the prompts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -135,6 +171,8 @@ pub struct ServeFile {
     pub pins: BTreeMap<String, String>,
     /// Leak filter.
     pub leak: LeakConfig,
+    /// Input guard.
+    pub guard: InputGuard,
     /// Response cache.
     pub cache: CacheConfig,
     /// Requests waiting per local model before 503.
@@ -154,6 +192,7 @@ impl Default for ServeFile {
         Self {
             pins: BTreeMap::new(),
             leak: LeakConfig::default(),
+            guard: InputGuard::default(),
             cache: CacheConfig::default(),
             queue_capacity: 64,
             rate_limit: None,
