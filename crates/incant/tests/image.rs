@@ -286,82 +286,59 @@ fn bad_input_is_named_with_a_hint() {
     let (dir, sd) = setup();
     let d = dir.path();
     write(d, "chat.prompt", "user:\nhi\n");
-    let o = incant(d, &["image", "generate", "chat.prompt", "-p", &sd]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not an image prompt"), "{}", stderr(&o));
-    let o = incant(
-        d,
-        &[
-            "image",
-            "grid",
-            "fox.prompt",
-            "-p",
-            &sd,
-            "--x",
-            "Colour: red",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("Colour"), "{}", stderr(&o));
-    let o = incant(
-        d,
-        &[
-            "image",
-            "grid",
-            "fox.prompt",
-            "-p",
-            &sd,
-            "--x",
-            "Steps: 1-x",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let o = incant(
-        d,
-        &["image", "generate", "fox.prompt", "-p", "midjourney:v6"],
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("unknown image provider"),
-        "{}",
-        stderr(&o)
-    );
-    let o = incant(
-        d,
-        &["image", "generate", "fox.prompt", "-p", "local:sd:nowhere"],
-    );
-    assert_eq!(o.status.code(), Some(2));
-    let o = incant(
-        d,
-        &[
-            "image",
-            "fid",
-            ".",
-            ".",
-            "--inception",
-            "missing.safetensors",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("convert_fid_inception"),
-        "{}",
-        stderr(&o)
-    );
-    // A server that is down: the call fails as a result, exit 1.
-    let o = incant(
-        d,
-        &[
-            "image",
-            "generate",
-            "fox.prompt",
-            "-p",
-            "a1111:http://127.0.0.1:9",
-            "--json",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stdout(&o).contains("\"error\""), "{}", stdout(&o));
+    // (arguments, exit code, what stderr or stdout names)
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &["generate", "chat.prompt", "-p", &sd],
+            2,
+            "not an image prompt",
+        ),
+        (
+            &["grid", "fox.prompt", "-p", &sd, "--x", "Colour: red"],
+            2,
+            "Colour",
+        ),
+        (
+            &["grid", "fox.prompt", "-p", &sd, "--x", "Steps: 1-x"],
+            2,
+            "Steps",
+        ),
+        (
+            &["generate", "fox.prompt", "-p", "midjourney:v6"],
+            2,
+            "unknown image provider",
+        ),
+        (
+            &["generate", "fox.prompt", "-p", "local:sd:nowhere"],
+            2,
+            "local:sd:nowhere",
+        ),
+        (
+            &["fid", ".", ".", "--inception", "missing.safetensors"],
+            2,
+            "convert_fid_inception",
+        ),
+        // A server that is down: the call fails as a result, exit 1.
+        (
+            &[
+                "generate",
+                "fox.prompt",
+                "-p",
+                "a1111:http://127.0.0.1:9",
+                "--json",
+            ],
+            1,
+            "\"error\"",
+        ),
+    ];
+    for (args, code, names) in cases {
+        let mut all = vec!["image"];
+        all.extend_from_slice(args);
+        let o = incant(d, &all);
+        let said = format!("{}{}", stdout(&o), stderr(&o));
+        assert_eq!(o.status.code(), Some(*code), "{args:?}: {said}");
+        assert!(said.contains(names), "{args:?}: {said}");
+    }
 }
 
 #[test]
