@@ -172,6 +172,21 @@ impl ChatModel {
         self.tokenizer.encode(text, true, parse_special)
     }
 
+    /// Token ids of a prompt as callers send it: chat messages through the model's own
+    /// template, or (not `chat`) the messages' texts joined by newlines as plain text.
+    pub fn prompt_ids(
+        &self,
+        messages: &[ChatMessage],
+        chat: bool,
+    ) -> Result<Vec<u32>, EngineError> {
+        if chat {
+            let text = self.render_chat(messages)?;
+            return Ok(self.encode(&text, true));
+        }
+        let text: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
+        Ok(self.encode(&text.join("\n"), false))
+    }
+
     /// Logits of every position of `tokens`, from an empty cache (teacher forcing).
     pub fn logits_all(&self, tokens: &[u32]) -> Result<Vec<Vec<f32>>, EngineError> {
         let mut cache = KvCache::default();

@@ -134,19 +134,14 @@ impl Provider for Local {
         };
         let gen = generate_request(req)?;
         let model = model.lock().unwrap_or_else(|e| e.into_inner());
-        let ids = if req.chat {
-            let messages: Vec<ChatMessage> = req
-                .messages
-                .iter()
-                .map(|m| ChatMessage::new(m.role.clone(), m.content.clone()))
-                .collect();
-            let text = model
-                .render_chat(&messages)
-                .map_err(|e| ProviderError::Call(e.to_string()))?;
-            model.encode(&text, true)
-        } else {
-            model.encode(&req.text(), false)
-        };
+        let messages: Vec<ChatMessage> = req
+            .messages
+            .iter()
+            .map(|m| ChatMessage::new(m.role.clone(), m.content.clone()))
+            .collect();
+        let ids = model
+            .prompt_ids(&messages, req.chat)
+            .map_err(|e| ProviderError::Call(e.to_string()))?;
         let out = model
             .generate(&ids, &gen, &mut |_| {})
             .map_err(|e| ProviderError::Call(e.to_string()))?;

@@ -248,20 +248,14 @@ fn sampling(p: &GenParams) -> SamplingParams {
 
 fn run_local(model: &ChatModel, item: &LocalJob) -> Result<GenOutput, BackendError> {
     let job = &item.job;
-    let ids = if job.chat {
-        let messages: Vec<ChatMessage> = job
-            .messages
-            .iter()
-            .map(|m| ChatMessage::new(m.role.clone(), m.content.clone()))
-            .collect();
-        let text = model
-            .render_chat(&messages)
-            .map_err(|e| BackendError::Failed(e.to_string()))?;
-        model.encode(&text, true)
-    } else {
-        let text: Vec<&str> = job.messages.iter().map(|m| m.content.as_str()).collect();
-        model.encode(&text.join("\n"), false)
-    };
+    let messages: Vec<ChatMessage> = job
+        .messages
+        .iter()
+        .map(|m| ChatMessage::new(m.role.clone(), m.content.clone()))
+        .collect();
+    let ids = model
+        .prompt_ids(&messages, job.chat)
+        .map_err(|e| BackendError::Failed(e.to_string()))?;
     let req = GenerateRequest {
         sampling: sampling(&job.params),
         max_tokens: job.params.max_tokens,
