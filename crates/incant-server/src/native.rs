@@ -153,8 +153,26 @@ pub async fn describe_prompt(
         "versions": versions,
         "default_version": reg.default_version(name, &pins).map(|v| v.to_string()),
         "kind": served.file.kind,
-        "inputs": served.file.inputs,
+        "inputs": describe_inputs(&served.file.inputs),
     })))
+}
+
+/// The typed inputs as clients read them: unset fields left out, `required` made explicit
+/// (an input is required unless it says otherwise or has a default).
+fn describe_inputs(inputs: &std::collections::BTreeMap<String, incant_prompt::InputSpec>) -> Value {
+    let mut out = Map::new();
+    for (name, spec) in inputs {
+        let mut v = serde_json::to_value(spec).unwrap_or_default();
+        if let Value::Object(m) = &mut v {
+            m.retain(|_, x| !x.is_null());
+            m.insert(
+                "required".into(),
+                Value::Bool(spec.required.unwrap_or(spec.default.is_none())),
+            );
+        }
+        out.insert(name.clone(), v);
+    }
+    Value::Object(out)
 }
 
 fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {

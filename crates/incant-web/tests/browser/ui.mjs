@@ -183,8 +183,14 @@ try {
   await page.locator("#pg-prompt").selectOption("capital");
   await page.waitForSelector('#pg-version option[value="1.1.0"]', { state: "attached" });
   await page.locator("#pg-version").selectOption(["1.0.0", "1.1.0"]);
-  const json = page.locator("#pg-inputs textarea").first();
-  await json.fill('{"country": "France"}');
+  // The server describes the prompt's typed inputs, so the form has a field per input.
+  await page.waitForSelector("#pg-in-country");
+  assert.ok(!(await page.locator("#pg-inputs").innerText()).includes("optional"), "country is required");
+  await page.locator("#pg-in-country").fill("France");
+  const playgroundCalls = [];
+  page.on("request", (r) => {
+    if (r.method() === "POST" && r.url().includes("/v1/prompts/capital")) playgroundCalls.push(r.postDataJSON());
+  });
   await page.getByRole("button", { name: "Run" }).click();
   await page.waitForFunction(() => document.querySelectorAll("#pg-results article").length === 2
     && !document.querySelector("#pg-results article[aria-busy]"), null, { timeout: 120_000 })
@@ -196,9 +202,12 @@ try {
     const out = card.locator("pre");
     assert.ok(!((await out.getAttribute("class")) || "").includes("error-text"), `playground run failed: ${await out.textContent()}`);
     assert.ok((await out.textContent()).trim().length > 0, "the playground shows an output");
+
     assert.equal(await card.locator(".help").textContent().then((t) => t.split(" · ")[0]), `v${version}`);
     step(`playground v${version}: ${JSON.stringify(await out.textContent())}`);
   }
+  assert.equal(playgroundCalls.length, 2, "one call per version");
+  for (const body of playgroundCalls) assert.deepEqual(body.inputs, { country: "France" }, "the typed field is sent as the input");
   await shot(page, "playground");
   await laptop.close();
 
