@@ -147,6 +147,21 @@ impl KvCache {
         self.layers.clear();
         self.len = 0;
     }
+
+    /// Keeps only the first `len` positions (no-op when the cache is shorter), so a new
+    /// sequence that shares a prefix with this one reuses its work instead of reading the
+    /// prefix again.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        for layer in &mut self.layers {
+            let per_pos = if self.len == 0 { 0 } else { layer.k.len() / self.len };
+            layer.k.truncate(len * per_pos);
+            layer.v.truncate(len * per_pos);
+        }
+        self.len = len;
+    }
 }
 
 /// Which logits `forward` returns.
