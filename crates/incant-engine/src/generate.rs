@@ -2,17 +2,23 @@
 //!
 //! [`ChatModel`] bundles what one GGUF file defines: the weights ([`Llama`]), the tokenizer
 //! from its metadata, and its chat template. [`ChatModel::generate`] prefills the prompt in
-//! chunks, then decodes token by token with the [`Sampler`], handing text to a callback as
-//! soon as it is complete UTF-8 and cannot be the start of a stop string.
+//! chunks, then decodes token by token with the sampler, handing text to a callback as
+//! soon as it is complete UTF-8 and cannot be the start of a stop string. The same steps
+//! are open to servers: [`ChatModel::start`] reads a prompt (reusing a cached prefix) and
+//! [`ChatModel::step`] decodes many [`Sequence`]s at once.
 
 use crate::chat_template::{ChatMessage, ChatTemplate};
 use crate::gguf::GgufFile;
 use crate::llama::{KvCache, Llama, LlamaConfig, Logits};
-use crate::sampling::{log_prob, Sampler, SamplingParams};
+use crate::sampling::SamplingParams;
 use crate::EngineError;
-use incant_tokenize::{BpeTokenizer, Utf8Stream};
+use incant_tokenize::BpeTokenizer;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+mod sequence;
+
+pub use sequence::{Prefix, PromptCache, Sequence};
 
 /// Prompts longer than this are prefilled in chunks, bounding the attention matrix.
 const PREFILL_CHUNK: usize = 512;
@@ -82,6 +88,8 @@ pub struct Generation {
     pub finish_reason: FinishReason,
     /// Tokens in the prompt.
     pub prompt_tokens: usize,
+    /// Of which were not run again: their keys and values came from a [`PromptCache`].
+    pub reused_prompt_tokens: usize,
     /// Timing figures.
     pub timings: Timings,
 }
@@ -207,6 +215,23 @@ impl ChatModel {
         req: &GenerateRequest,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation, EngineError> {
+        let mut seq = self.start(prompt, req.clone(), None)?;
+        while let Some(token) = seq.advance(&self.tokenizer, on_text)? {
+            let logits = self.model.forward(&[token], &mut seq.cache, Logits::Last)?;
+            seq.accept(logits);
+        }
+        Ok(seq.finish(on_text).0)
+    }
+
+    /// Reads `prompt` and returns the sequence ready to pick its first token. With a
+    /// `prefix` (from a [`PromptCache`]) only the tokens after the part it shares with the
+    /// prompt are run.
+    pub fn start(
+        &self,
+        prompt: &[u32],
+        req: GenerateRequest,
+        prefix: Option<Prefix>,
+    ) -> Result<Sequence, EngineError> {
         req.sampling.validate()?;
         let context = self.config().context_length;
         if prompt.is_empty() {
@@ -222,203 +247,47 @@ impl ChatModel {
                 context,
             });
         }
-        let mut cache = KvCache::default();
+        let (reused, mut cache) = prefix.map_or((0, KvCache::default()), |p| p.reuse_for(prompt));
         let prefill_start = Instant::now();
-        let mut logits = None;
-        for chunk in prompt.chunks(PREFILL_CHUNK) {
-            logits = Some(self.model.forward(chunk, &mut cache, Logits::Last)?);
+        let mut logits = Vec::new();
+        for chunk in prompt[reused..].chunks(PREFILL_CHUNK) {
+            logits = self.model.forward(chunk, &mut cache, Logits::Last)?;
         }
-        let mut logits: Vec<f32> = logits.expect("prompt is not empty");
-        let prefill_s = prefill_start.elapsed().as_secs_f64();
-
-        let decode_start = Instant::now();
-        let mut sampler = Sampler::new(req.sampling.clone());
-        let mut history = prompt.to_vec();
-        let mut token_ids = Vec::new();
-        let mut logprobs = req.logprobs.then(Vec::new);
-        let mut utf8 = Utf8Stream::new();
-        let mut stops = StopMatcher::new(&req.stop);
-        let mut bytes = Vec::new();
-        let mut forwards = 0usize;
-        let mut finish = FinishReason::Length;
-        for step in 0..req.max_tokens {
-            let token = if let Some(lp) = logprobs.as_mut() {
-                let mut work = logits.clone();
-                let t = sampler.sample(&mut work, &history);
-                lp.push(log_prob(&logits, t));
-                t
-            } else {
-                sampler.sample(&mut logits, &history)
-            };
-            if !req.ignore_eos && self.tokenizer.is_end_of_generation(token) {
-                if let Some(lp) = logprobs.as_mut() {
-                    lp.pop();
-                }
-                finish = FinishReason::Stop;
-                break;
-            }
-            token_ids.push(token);
-            history.push(token);
-            bytes.clear();
-            self.tokenizer.token_bytes(token, false, &mut bytes)?;
-            let piece = utf8.push(&bytes);
-            if stops.push(&piece, on_text) {
-                finish = FinishReason::Stop;
-                break;
-            }
-            if step + 1 == req.max_tokens {
-                break;
-            }
-            logits = self.model.forward(&[token], &mut cache, Logits::Last)?;
-            forwards += 1;
-        }
-        if !stops.stopped {
-            let rest = utf8.finish();
-            if !stops.push(&rest, on_text) {
-                stops.flush(on_text);
-            }
-        }
-        let decode_s = decode_start.elapsed().as_secs_f64();
-        let per_s = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
-        Ok(Generation {
-            text: stops.text,
-            token_ids,
-            logprobs,
-            finish_reason: finish,
-            prompt_tokens: prompt.len(),
-            timings: Timings {
-                load_ms: 0.0,
-                prefill_ms: prefill_s * 1e3,
-                prefill_tokens_per_s: per_s(prompt.len(), prefill_s),
-                decode_ms: decode_s * 1e3,
-                decode_tokens_per_s: per_s(forwards, decode_s),
-            },
-        })
-    }
-}
-
-/// Holds back text that could be the start of a stop string, and cuts at the first stop.
-struct StopMatcher<'a> {
-    stops: &'a [String],
-    text: String,
-    emitted: usize,
-    stopped: bool,
-}
-
-impl<'a> StopMatcher<'a> {
-    fn new(stops: &'a [String]) -> Self {
-        Self {
-            stops,
-            text: String::new(),
-            emitted: 0,
-            stopped: false,
-        }
+        let prefill_ms = prefill_start.elapsed().as_secs_f64() * 1e3;
+        Ok(Sequence::new(
+            req, prompt, cache, reused, logits, prefill_ms,
+        ))
     }
 
-    /// Adds text; emits what is final; returns true when a stop string appeared.
-    fn push(&mut self, piece: &str, on_text: &mut dyn FnMut(&str)) -> bool {
-        if self.stopped {
-            return true;
+    /// One decoding step of every sequence in `seqs`: each picks its next token (text that
+    /// became final goes to `on_text` with the sequence's index), then the tokens of those
+    /// still running go through the model together, the weights read once for all. Returns
+    /// whether any sequence is still running.
+    pub fn step(
+        &self,
+        seqs: &mut [&mut Sequence],
+        on_text: &mut dyn FnMut(usize, &str),
+    ) -> Result<bool, EngineError> {
+        for (i, seq) in seqs.iter_mut().enumerate() {
+            seq.advance(&self.tokenizer, &mut |t| on_text(i, t))?;
         }
-        self.text.push_str(piece);
-        let longest = self.stops.iter().map(String::len).max().unwrap_or(0);
-        let search_from = floor_char(&self.text, self.emitted.saturating_sub(longest));
-        let found = self
-            .stops
-            .iter()
-            .filter(|s| !s.is_empty())
-            .filter_map(|s| {
-                self.text[search_from..]
-                    .find(s.as_str())
-                    .map(|i| search_from + i)
-            })
-            .min();
-        if let Some(at) = found {
-            self.text.truncate(at);
-            if at > self.emitted {
-                on_text(&self.text[self.emitted..]);
-            }
-            self.emitted = at;
-            self.stopped = true;
-            return true;
+        let mut running: Vec<&mut Sequence> = seqs
+            .iter_mut()
+            .filter(|s| s.pending().is_some())
+            .map(|s| &mut **s)
+            .collect();
+        if running.is_empty() {
+            return Ok(false);
         }
-        let hold = self.held_back();
-        let upto = self.text.len() - hold;
-        if upto > self.emitted {
-            on_text(&self.text[self.emitted..upto]);
-            self.emitted = upto;
+        let vocab = self.config().vocab_size;
+        let mut steps: Vec<(u32, &mut KvCache)> = running
+            .iter_mut()
+            .map(|s| (s.pending().expect("filtered"), &mut s.cache))
+            .collect();
+        let rows = self.model.forward_batch(&mut steps)?;
+        for (seq, row) in running.iter_mut().zip(rows.chunks_exact(vocab)) {
+            seq.accept(row.to_vec());
         }
-        false
-    }
-
-    /// Length of the longest suffix of the text that begins some stop string.
-    fn held_back(&self) -> usize {
-        let mut best = 0;
-        for s in self.stops {
-            for (i, _) in s.char_indices().skip(1) {
-                if i > best && self.text.ends_with(&s[..i]) {
-                    best = i;
-                }
-            }
-        }
-        best
-    }
-
-    fn flush(&mut self, on_text: &mut dyn FnMut(&str)) {
-        if self.text.len() > self.emitted {
-            on_text(&self.text[self.emitted..]);
-            self.emitted = self.text.len();
-        }
-    }
-}
-
-fn floor_char(s: &str, mut i: usize) -> usize {
-    while i > 0 && !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(stops: &[&str], pieces: &[&str]) -> (Vec<String>, String, bool) {
-        let stops: Vec<String> = stops.iter().map(|s| s.to_string()).collect();
-        let mut m = StopMatcher::new(&stops);
-        let mut out = Vec::new();
-        let mut stopped = false;
-        for p in pieces {
-            if m.push(p, &mut |t| out.push(t.to_string())) {
-                stopped = true;
-                break;
-            }
-        }
-        if !stopped {
-            m.flush(&mut |t| out.push(t.to_string()));
-        }
-        (out, m.text, stopped)
-    }
-
-    #[test]
-    fn stop_split_across_tokens_is_never_emitted() {
-        let (out, text, stopped) = run(&["END"], &["hello E", "N", "D more"]);
-        assert!(stopped);
-        assert_eq!(text, "hello ");
-        assert_eq!(out.concat(), "hello ");
-    }
-
-    #[test]
-    fn held_text_is_released_when_it_is_not_a_stop() {
-        let (out, text, stopped) = run(&["END"], &["a E", "x"]);
-        assert!(!stopped);
-        assert_eq!(out, ["a ", "Ex"]);
-        assert_eq!(text, "a Ex");
-    }
-
-    #[test]
-    fn earliest_of_several_stops_wins() {
-        let (_, text, _) = run(&["\n\n", "Q:"], &["answer Q: x\n\n"]);
-        assert_eq!(text, "answer ");
+        Ok(true)
     }
 }

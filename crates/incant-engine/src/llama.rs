@@ -156,7 +156,7 @@ impl KvCache {
             return;
         }
         for layer in &mut self.layers {
-            let per_pos = if self.len == 0 { 0 } else { layer.k.len() / self.len };
+            let per_pos = layer.k.len() / self.len; // self.len > len >= 0
             layer.k.truncate(len * per_pos);
             layer.v.truncate(len * per_pos);
         }

@@ -48,3 +48,87 @@ fn batched_steps_equal_single_sequence_steps_bit_for_bit() {
         }
     }
 }
+
+fn greedy(max_tokens: usize) -> incant_engine::generate::GenerateRequest {
+    incant_engine::generate::GenerateRequest {
+        sampling: incant_engine::SamplingParams::greedy(),
+        max_tokens,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn sequences_stepped_together_generate_what_each_generates_alone() {
+    let m = ChatModel::load(&common::smollm2()).expect("SmolLM2 loads");
+    let prompts = [
+        "The capital of France is",
+        "Write a haiku about the sea",
+        "1, 2, 3,",
+    ];
+    let req = greedy(10);
+    let alone: Vec<String> = prompts
+        .iter()
+        .map(|p| {
+            m.generate(&m.encode(p, false), &req, &mut |_| {})
+                .unwrap()
+                .text
+        })
+        .collect();
+    let mut seqs: Vec<_> = prompts
+        .iter()
+        .map(|p| m.start(&m.encode(p, false), req.clone(), None).unwrap())
+        .collect();
+    let mut streamed = vec![String::new(); prompts.len()];
+    loop {
+        let mut refs: Vec<_> = seqs.iter_mut().collect();
+        if !m
+            .step(&mut refs, &mut |i, t| streamed[i].push_str(t))
+            .unwrap()
+        {
+            break;
+        }
+    }
+    for (i, seq) in seqs.into_iter().enumerate() {
+        let (g, _) = seq.finish(&mut |t| streamed[i].push_str(t));
+        assert_eq!(g.text, alone[i], "prompt {i}");
+        assert_eq!(streamed[i], alone[i], "streamed text of prompt {i}");
+    }
+}
+
+#[test]
+fn a_cached_prefix_is_not_read_again_and_changes_nothing() {
+    let m = ChatModel::load(&common::smollm2()).expect("SmolLM2 loads");
+    let req = greedy(8);
+    let mut cache = incant_engine::generate::PromptCache::new(4);
+    let doc = "Continue the document.\nDocument:\nThe harbour town woke slowly that morning. Fishing boats";
+    let first = m.start(&m.encode(doc, false), req.clone(), None).unwrap();
+    let (_, prefix) = first.finish(&mut |_| {});
+    cache.put(prefix);
+    // The user typed a few more words.
+    let typed = m.encode(&format!("{doc} rocked against the pier while"), false);
+    let fresh = m.generate(&typed, &req, &mut |_| {}).unwrap();
+    let seq = m.start(&typed, req.clone(), cache.take(&typed)).unwrap();
+    let shared = m.encode(doc, false).len();
+    assert!(
+        seq.reused_tokens() + 2 >= shared && seq.reused_tokens() <= shared,
+        "reused {} of the {shared} tokens the texts share",
+        seq.reused_tokens()
+    );
+    let reused_tokens = seq.reused_tokens();
+    let mut seqs = [seq];
+    loop {
+        let mut refs: Vec<_> = seqs.iter_mut().collect();
+        if !m.step(&mut refs, &mut |_, _| {}).unwrap() {
+            break;
+        }
+    }
+    let [seq] = seqs;
+    let (reused, prefix) = seq.finish(&mut |_| {});
+    assert_eq!(reused.text, fresh.text);
+    assert_eq!(reused.token_ids, fresh.token_ids);
+    assert_eq!(reused.reused_prompt_tokens, reused_tokens);
+    assert!(
+        prefix.len() >= typed.len(),
+        "the cache now holds the new text too"
+    );
+}
