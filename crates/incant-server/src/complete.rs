@@ -79,6 +79,9 @@ pub struct GenOptions {
     pub stop: Option<Vec<String>>,
     /// Stream the answer.
     pub stream: bool,
+    /// Run a served prompt on this provider instead of the model its file names (one the
+    /// server allows: the prompt's own model or one in serve.yaml's `models:`).
+    pub provider: Option<String>,
 }
 
 /// Temperature used for alternatives (`n` > 1) when neither the request nor the prompt
@@ -146,6 +149,32 @@ fn stop_list(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// `provider` when the server lets a prompt run on it: the prompt's own model, or a
+/// model serve.yaml lists under `models:`. Anything else is refused, so a client cannot
+/// send a hidden prompt to a provider the operator did not choose.
+fn allowed_provider(state: &AppState, own: Option<&str>, p: &str) -> Result<String, ApiError> {
+    let listed = &state.settings().models;
+    if own == Some(p) || listed.iter().any(|m| m == p) {
+        return Ok(p.to_string());
+    }
+    let mut choices: Vec<&str> = own
+        .into_iter()
+        .chain(listed.iter().map(String::as_str))
+        .collect();
+    choices.dedup();
+    Err(ApiError::invalid(
+        "provider",
+        format!(
+            "provider `{p}` is not served here (allowed: {}; add it to `models:` in serve.yaml)",
+            if choices.is_empty() {
+                "none".to_string()
+            } else {
+                choices.join(", ")
+            }
+        ),
+    ))
+}
+
 impl Prepared {
     /// Validates the inputs, renders the prompt and settles the parameters.
     pub fn new(state: &AppState, target: Target, opts: &GenOptions) -> Result<Self, ApiError> {
@@ -169,10 +198,14 @@ impl Prepared {
                         ),
                     )
                 })?;
-                let model = file
+                let own = file
                     .model
                     .clone()
-                    .or_else(|| state.settings().default_model.clone())
+                    .or_else(|| state.settings().default_model.clone());
+                let model = match &opts.provider {
+                    Some(p) => Some(allowed_provider(state, own.as_deref(), p)?),
+                    None => own,
+                }
                     .ok_or_else(|| {
                         ApiError::internal(
                             StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,23 +1,22 @@
 //! Model backends behind the API.
 //!
-//! A local chat model (`local:smollm2`) runs one sequence at a time on every core, so it
-//! sits behind one engine thread fed by a bounded queue: a request that finds the queue
-//! full is refused at once (503 with `Retry-After`) instead of waiting unboundedly, and a
-//! request whose client went away before its turn is dropped without running. Text is
-//! streamed out of the engine's callback as it becomes final. Other providers (`echo`,
-//! `openai:...`, embedding models) are called on tokio's blocking pool.
+//! A local chat model (`local:smollm2`) uses every core for each step, so it sits behind
+//! one engine thread ([`crate::batch`]: continuous batching, prompt cache) fed by a bounded
+//! queue: a request that finds the queue full is refused at once (503 with `Retry-After`)
+//! instead of waiting unboundedly, and a request whose client went away is dropped without
+//! running, or stopped mid-generation. Text is streamed out as it becomes final. Other
+//! providers (`echo`, `openai:...`, embedding models) are called on tokio's blocking pool.
 //!
 //! Backends are created on first use and kept: a model is loaded once per server.
 
-use incant_engine::generate::GenerateRequest;
-use incant_engine::{ChatMessage, ChatModel, SamplingParams};
+use incant_engine::{ChatModel, SamplingParams};
 use incant_models::{resolve, ModelKind};
 use incant_prompt::Message;
 use incant_provider::{Provider, Request};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, OnceCell};
@@ -85,10 +84,48 @@ pub enum BackendError {
 
 /// A job waiting for the engine thread.
 pub struct LocalJob {
-    job: GenJob,
-    stream: Option<mpsc::UnboundedSender<String>>,
-    reply: oneshot::Sender<Result<GenOutput, BackendError>>,
-    enqueued: Instant,
+    pub(crate) job: GenJob,
+    pub(crate) stream: Option<mpsc::UnboundedSender<String>>,
+    pub(crate) reply: oneshot::Sender<Result<GenOutput, BackendError>>,
+    pub(crate) enqueued: Instant,
+}
+
+/// Counters of one local model's engine thread.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    /// Jobs waiting or running.
+    pub depth: AtomicUsize,
+    /// Generations stopped because their client went away.
+    pub cancelled: AtomicU64,
+    /// Prompt tokens whose keys and values came from the prompt cache.
+    pub prompt_tokens_reused: AtomicU64,
+    /// Prompt tokens run through the model.
+    pub prompt_tokens_read: AtomicU64,
+}
+
+/// A point-in-time copy of [`EngineStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineSnapshot {
+    /// Jobs waiting or running.
+    pub depth: usize,
+    /// Generations stopped because their client went away.
+    pub cancelled: u64,
+    /// Prompt tokens served from the prompt cache.
+    pub prompt_tokens_reused: u64,
+    /// Prompt tokens run through the model.
+    pub prompt_tokens_read: u64,
+}
+
+impl EngineStats {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> EngineSnapshot {
+        EngineSnapshot {
+            depth: self.depth.load(Ordering::Relaxed),
+            cancelled: self.cancelled.load(Ordering::Relaxed),
+            prompt_tokens_reused: self.prompt_tokens_reused.load(Ordering::Relaxed),
+            prompt_tokens_read: self.prompt_tokens_read.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// A loaded backend.
@@ -99,8 +136,8 @@ pub enum Backend {
         id: String,
         /// The queue into the engine thread.
         queue: mpsc::Sender<LocalJob>,
-        /// Jobs waiting or running.
-        depth: Arc<AtomicUsize>,
+        /// The engine thread's counters.
+        stats: Arc<EngineStats>,
     },
     /// Any other provider.
     Provider(Arc<dyn Provider>),
@@ -114,16 +151,16 @@ impl Backend {
                 let m = ChatModel::load(&resolved.path)
                     .map_err(|e| BackendError::Config(format!("{spec}: {e}")))?;
                 let (tx, rx) = mpsc::channel(capacity.max(1));
-                let depth = Arc::new(AtomicUsize::new(0));
-                let d = depth.clone();
+                let stats = Arc::new(EngineStats::default());
+                let st = stats.clone();
                 std::thread::Builder::new()
                     .name(format!("engine {spec}"))
-                    .spawn(move || engine_loop(m, rx, d))
+                    .spawn(move || crate::batch::engine_loop(m, rx, st))
                     .map_err(|e| BackendError::Config(format!("{spec}: {e}")))?;
                 return Ok(Backend::Local {
                     id: spec.to_string(),
                     queue: tx,
-                    depth,
+                    stats,
                 });
             }
         }
@@ -132,11 +169,11 @@ impl Backend {
         Ok(Backend::Provider(Arc::from(p)))
     }
 
-    /// Jobs queued or running (0 for providers without a queue).
-    pub fn queue_depth(&self) -> usize {
+    /// The engine thread's counters (`None` for providers without one).
+    pub fn engine_stats(&self) -> Option<EngineSnapshot> {
         match self {
-            Backend::Local { depth, .. } => depth.load(Ordering::Relaxed),
-            Backend::Provider(_) => 0,
+            Backend::Local { stats, .. } => Some(stats.snapshot()),
+            Backend::Provider(_) => None,
         }
     }
 
@@ -147,9 +184,9 @@ impl Backend {
         stream: Option<mpsc::UnboundedSender<String>>,
     ) -> Result<GenOutput, BackendError> {
         match self {
-            Backend::Local { id, queue, depth } => {
+            Backend::Local { id, queue, stats } => {
                 let (reply, rx) = oneshot::channel();
-                depth.fetch_add(1, Ordering::Relaxed);
+                stats.depth.fetch_add(1, Ordering::Relaxed);
                 let item = LocalJob {
                     job,
                     stream,
@@ -157,7 +194,7 @@ impl Backend {
                     enqueued: Instant::now(),
                 };
                 if queue.try_send(item).is_err() {
-                    depth.fetch_sub(1, Ordering::Relaxed);
+                    stats.depth.fetch_sub(1, Ordering::Relaxed);
                     return Err(BackendError::QueueFull(id.clone()));
                 }
                 rx.await
@@ -232,7 +269,7 @@ fn provider_params(p: &GenParams) -> Map<String, Value> {
     m
 }
 
-fn sampling(p: &GenParams) -> SamplingParams {
+pub(crate) fn sampling(p: &GenParams) -> SamplingParams {
     let mut s = SamplingParams::greedy();
     if let Some(t) = p.temperature {
         s.temperature = t as f32;
@@ -244,58 +281,6 @@ fn sampling(p: &GenParams) -> SamplingParams {
         s.seed = v;
     }
     s
-}
-
-fn run_local(model: &ChatModel, item: &LocalJob) -> Result<GenOutput, BackendError> {
-    let job = &item.job;
-    let messages: Vec<ChatMessage> = job
-        .messages
-        .iter()
-        .map(|m| ChatMessage::new(m.role.clone(), m.content.clone()))
-        .collect();
-    let ids = model
-        .prompt_ids(&messages, job.chat)
-        .map_err(|e| BackendError::Failed(e.to_string()))?;
-    let req = GenerateRequest {
-        sampling: sampling(&job.params),
-        max_tokens: job.params.max_tokens,
-        stop: job.params.stop.clone(),
-        logprobs: false,
-        ignore_eos: false,
-    };
-    let queue_ms = item.enqueued.elapsed().as_secs_f64() * 1e3;
-    let mut send = |t: &str| {
-        if let Some(tx) = &item.stream {
-            let _ = tx.send(t.to_string());
-        }
-    };
-    let out = model
-        .generate(&ids, &req, &mut send)
-        .map_err(|e| BackendError::Failed(e.to_string()))?;
-    Ok(GenOutput {
-        prompt_tokens: out.prompt_tokens,
-        completion_tokens: out.token_ids.len(),
-        finish_reason: match out.finish_reason {
-            incant_engine::FinishReason::Stop => "stop",
-            incant_engine::FinishReason::Length => "length",
-        },
-        text: out.text,
-        cost: Some(0.0),
-        engine_ms: out.timings.prefill_ms + out.timings.decode_ms,
-        prefill_ms: out.timings.prefill_ms,
-        queue_ms,
-    })
-}
-
-fn engine_loop(model: ChatModel, mut rx: mpsc::Receiver<LocalJob>, depth: Arc<AtomicUsize>) {
-    while let Some(item) = rx.blocking_recv() {
-        // A client that left while waiting costs nothing.
-        if !item.reply.is_closed() {
-            let out = run_local(&model, &item);
-            let _ = item.reply.send(out);
-        }
-        depth.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 type Slot = Arc<OnceCell<Result<Arc<Backend>, BackendError>>>;
@@ -335,19 +320,17 @@ impl Backends {
         .clone()
     }
 
-    /// Queue depth per loaded local model.
-    pub fn queue_depths(&self) -> Vec<(String, usize)> {
+    /// Engine counters per loaded local model.
+    pub fn engine_stats(&self) -> Vec<(String, EngineSnapshot)> {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<(String, usize)> = slots
+        let mut out: Vec<(String, EngineSnapshot)> = slots
             .iter()
             .filter_map(|(k, s)| match s.get() {
-                Some(Ok(b)) if matches!(**b, Backend::Local { .. }) => {
-                    Some((k.clone(), b.queue_depth()))
-                }
+                Some(Ok(b)) => Some((k.clone(), b.engine_stats()?)),
                 _ => None,
             })
             .collect();
-        out.sort();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
 }

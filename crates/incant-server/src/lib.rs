@@ -20,6 +20,7 @@
 //! listener of their own and a shutdown future.
 
 pub mod auth;
+mod batch;
 pub mod cache;
 pub mod complete;
 pub mod config;

@@ -3,6 +3,7 @@
 //! requests, responses by status, and each local model's queue depth at scrape time.
 //! Labels carry prompt names and versions only, never prompt text.
 
+use crate::engine::EngineSnapshot;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,8 +82,8 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    /// The exposition text; `queues` are (model, depth) pairs read now.
-    pub fn render(&self, queues: &[(String, usize)], cache_entries: usize) -> String {
+    /// The exposition text; `engines` are the local models' counters read now.
+    pub fn render(&self, engines: &[(String, EngineSnapshot)], cache_entries: usize) -> String {
         let mut o = String::with_capacity(4096);
         let per = self
             .per_prompt
@@ -171,8 +172,36 @@ impl Metrics {
             "# HELP incant_cache_entries Entries in the response cache.\n# TYPE incant_cache_entries gauge\nincant_cache_entries {cache_entries}"
         );
         o.push_str("# HELP incant_queue_depth Jobs waiting or running per local model.\n# TYPE incant_queue_depth gauge\n");
-        for (m, d) in queues {
-            let _ = writeln!(o, "incant_queue_depth{{model=\"{}\"}} {d}", label(m));
+        for (m, e) in engines {
+            let _ = writeln!(
+                o,
+                "incant_queue_depth{{model=\"{}\"}} {}",
+                label(m),
+                e.depth
+            );
+        }
+        o.push_str("# HELP incant_engine_cancelled_total Generations stopped because the client went away.\n# TYPE incant_engine_cancelled_total counter\n");
+        for (m, e) in engines {
+            let _ = writeln!(
+                o,
+                "incant_engine_cancelled_total{{model=\"{}\"}} {}",
+                label(m),
+                e.cancelled
+            );
+        }
+        o.push_str("# HELP incant_prompt_tokens_total Prompt tokens per local model: read by the model, or reused from the prompt cache.\n# TYPE incant_prompt_tokens_total counter\n");
+        for (m, e) in engines {
+            let m = label(m);
+            let _ = writeln!(
+                o,
+                "incant_prompt_tokens_total{{model=\"{m}\",source=\"read\"}} {}",
+                e.prompt_tokens_read
+            );
+            let _ = writeln!(
+                o,
+                "incant_prompt_tokens_total{{model=\"{m}\",source=\"cache\"}} {}",
+                e.prompt_tokens_reused
+            );
         }
         o.push_str("# HELP incant_responses_total Responses by HTTP status.\n# TYPE incant_responses_total counter\n");
         for (code, n) in self
@@ -196,7 +225,13 @@ mod tests {
         let m = Metrics::default();
         m.observe("cap", "1.0.0", 0.003, (10, 2), 0.5);
         m.observe("cap", "1.0.0", 0.2, (10, 3), 0.25);
-        let t = m.render(&[("local:smollm2".into(), 2)], 7);
+        let engine = EngineSnapshot {
+            depth: 2,
+            cancelled: 1,
+            prompt_tokens_reused: 90,
+            prompt_tokens_read: 10,
+        };
+        let t = m.render(&[("local:smollm2".into(), engine)], 7);
         assert!(t.contains("incant_request_duration_seconds_bucket{prompt=\"cap\",version=\"1.0.0\",le=\"0.005\"} 1"), "{t}");
         assert!(t.contains("le=\"0.25\"} 2"));
         assert!(t.contains("le=\"+Inf\"} 2"));
@@ -205,6 +240,10 @@ mod tests {
         ));
         assert!(t.contains("incant_cost_dollars_total{prompt=\"cap\",version=\"1.0.0\"} 0.75"));
         assert!(t.contains("incant_queue_depth{model=\"local:smollm2\"} 2"));
+        assert!(t.contains("incant_engine_cancelled_total{model=\"local:smollm2\"} 1"));
+        assert!(
+            t.contains("incant_prompt_tokens_total{model=\"local:smollm2\",source=\"cache\"} 90")
+        );
         assert!(t.contains("incant_cache_entries 7"));
     }
 }

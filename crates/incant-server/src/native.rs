@@ -2,7 +2,8 @@
 //! typed inputs, the admin calls (list, pin, unpin, reload), `/healthz` and `/metrics`.
 //!
 //! Request: `{"inputs": {...}, "stream", "n", "max_tokens", "temperature", "top_p",
-//! "seed", "stop"}`. Response: `{"prompt", "version", "model", "output",
+//! "seed", "stop", "provider"}` (`provider`: run the prompt on another model the server
+//! allows, for side-by-side comparisons). Response: `{"prompt", "version", "model", "output",
 //! "finish_reason", "alternatives": [{"output", "finish_reason"}] (when n > 1), "usage",
 //! "latency_ms", "engine_ms", "prefill_ms", "queue_ms", "cost", "cached"}`. With `"stream": true`,
 //! Server-Sent Events: `token` events `{"index", "text"}`, `end` events `{"index",
@@ -34,6 +35,7 @@ const FIELDS: &[&str] = &[
     "top_p",
     "seed",
     "stop",
+    "provider",
 ];
 
 /// The native response body.
@@ -282,7 +284,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Value> {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let text = state
         .metrics
-        .render(&state.backends.queue_depths(), state.cache.len());
+        .render(&state.backends.engine_stats(), state.cache.len());
     (
         [(
             header::CONTENT_TYPE,

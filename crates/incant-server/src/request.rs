@@ -112,6 +112,16 @@ pub fn options(m: &Map<String, Value>) -> Result<GenOptions, ApiError> {
         },
         stop,
         stream,
+        provider: match m.get("provider") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.is_empty() && s.len() <= 200 => Some(s.clone()),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "provider",
+                    "`provider` must be a model id such as `local:smollm2`",
+                ))
+            }
+        },
     })
 }
 

@@ -157,6 +157,16 @@ impl Sequence {
         self.finish.is_some()
     }
 
+    /// Time spent reading the prompt, ms.
+    pub fn prefill_ms(&self) -> f64 {
+        self.prefill_ms
+    }
+
+    /// Tokens in the prompt.
+    pub fn prompt_tokens(&self) -> usize {
+        self.prompt_tokens
+    }
+
     /// Prompt tokens whose keys and values came from a [`PromptCache`].
     pub fn reused_tokens(&self) -> usize {
         self.reused_tokens
