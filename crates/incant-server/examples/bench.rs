@@ -10,7 +10,11 @@
 //! 2. uncached requests one at a time: client latency minus the engine's own time
 //!    (prefill + decode), i.e. the server's overhead, as percentiles;
 //! 3. inline completion with a ~100-token context, streamed: time to the first text
-//!    event and to the end, at 1, 4 and 16 concurrent users.
+//!    event and to the end, at 1, 4 and 16 concurrent users, two ways:
+//!    - cold: every request is a different document (only the prompt's fixed instructions
+//!      can come from the prompt cache);
+//!    - typing: each user types into their own document, a word per request, as an editor
+//!      sends them after its debounce (the first request of each user is cold).
 
 use incant_server::{AppState, ServeConfig};
 use serde_json::{json, Value};
@@ -166,17 +170,27 @@ fn uncached(addr: SocketAddr, n: usize) {
     summary("server overhead (client latency - engine time)", overhead);
 }
 
-/// A context of about 100 tokens for the inline-completion prompt.
-fn context(i: usize) -> String {
-    format!(
-        "Draft {i}. The harbour town woke slowly that morning. Fishing boats rocked against the \
+/// A context of about 100 tokens for the inline-completion prompt: document `doc`, with
+/// `typed` more words at its end.
+fn context(doc: usize, typed: usize) -> String {
+    const TYPED: &[&str] = &[
+        "would", "reach", "the", "harbour", "before", "the", "boats", "came", "home", "again",
+        "that", "evening", "or", "whether", "the",
+    ];
+    let mut text = format!(
+        "Draft {doc}. The harbour town woke slowly that morning. Fishing boats rocked against the \
          pier while gulls circled above the market stalls, and the baker on the corner set out \
          trays of bread still warm from the oven. Maria walked down the hill with her notebook, \
          counting the ships in the bay and wondering whether the storm"
-    )
+    );
+    for w in TYPED.iter().cycle().take(typed) {
+        text.push(' ');
+        text.push_str(w);
+    }
+    text
 }
 
-fn ttft(addr: SocketAddr, users: usize, per_user: usize) {
+fn ttft(addr: SocketAddr, users: usize, per_user: usize, typing: bool) {
     let threads: Vec<_> = (0..users)
         .map(|u| {
             std::thread::spawn(move || {
@@ -184,7 +198,13 @@ fn ttft(addr: SocketAddr, users: usize, per_user: usize) {
                 let (mut first, mut done, mut prompt_tokens) = (Vec::new(), Vec::new(), 0);
                 let (mut prefill, mut queue) = (Vec::new(), Vec::new());
                 for k in 0..per_user {
-                    let body = json!({"inputs": {"prefix": context(u * 1000 + k), "suffix": " and so they waited."},
+                    // Cold: a new document each time; typing: the user's document grows.
+                    let prefix = if typing {
+                        context(10_000 + u, k)
+                    } else {
+                        context(u * 1000 + k, 0)
+                    };
+                    let body = json!({"inputs": {"prefix": prefix, "suffix": " and so they waited."},
                                       "stream": true, "max_tokens": 12})
                     .to_string();
                     let t = Instant::now();
@@ -233,7 +253,12 @@ fn ttft(addr: SocketAddr, users: usize, per_user: usize) {
         queue.extend(q);
         tokens = p;
     }
-    println!("inline completion, {users} concurrent user(s), {tokens}-token prompt, 12 new tokens, streamed:");
+    let how = if typing {
+        "typing (a word per request)"
+    } else {
+        "cold (a new document per request)"
+    };
+    println!("inline completion, {how}, {users} concurrent user(s), {tokens}-token prompt, 12 new tokens, streamed:");
     summary("time to first text", first);
     summary("time to end", done);
     summary("engine prefill (server-side)", prefill);
@@ -284,7 +309,9 @@ fn main() {
     );
     cached(addr, seconds, connections);
     uncached(addr, 30);
-    for users in [1, 4, 16] {
-        ttft(addr, users, if users == 1 { 10 } else { 4 });
+    for typing in [false, true] {
+        for users in [1, 4, 16] {
+            ttft(addr, users, if users == 1 { 10 } else { 4 }, typing);
+        }
     }
 }

@@ -30,7 +30,8 @@ pub struct ServeConfig {
     pub client_timeout: Duration,
     /// How long a model may take to answer.
     pub upstream_timeout: Duration,
-    /// How often the folder is checked for changed prompt files (SIGHUP reloads at once).
+    /// How often the folder is checked for changed prompt files (zero: never; SIGHUP
+    /// reloads at once either way).
     pub reload_interval: Duration,
     /// Print one line per request on stderr (method, path, status, time; never bodies).
     pub log_requests: bool,

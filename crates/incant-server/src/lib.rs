@@ -115,7 +115,7 @@ pub fn app_with(state: AppState, extra: Option<Router>) -> Router {
     r.fallback(not_found)
 }
 
-/// Reloads when the folder changes (polled every `reload_interval`) or on SIGHUP,
+/// Reloads when the folder changes (polled every `reload_interval`, unless it is zero) or on SIGHUP,
 /// printing what changed; runs until the runtime stops.
 pub fn spawn_reloader(state: AppState) {
     let dir = state.config.dir.clone();
@@ -136,8 +136,15 @@ pub fn spawn_reloader(state: AppState) {
             };
             #[cfg(not(unix))]
             let hangup = std::future::pending::<()>();
+            let poll = async {
+                if every.is_zero() {
+                    std::future::pending::<()>().await
+                } else {
+                    tokio::time::sleep(every).await
+                }
+            };
             let forced = tokio::select! {
-                _ = tokio::time::sleep(every) => false,
+                _ = poll => false,
                 _ = hangup => true,
             };
             let d = dir.clone();

@@ -121,4 +121,8 @@ pub struct ServeArgs {
     /// Print one line per request on stderr (never bodies or prompts).
     #[arg(long)]
     pub log: bool,
+    /// Check the folder for changed prompt files every SECS seconds; 0 reloads only on
+    /// SIGHUP (`kill -HUP PID`), for deployments that roll out prompts explicitly.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub reload_every: f64,
 }

@@ -24,6 +24,16 @@ pub fn run(models_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     config.keys_file = args.keys.clone();
     config.models_dir = models_dir.to_path_buf();
     config.log_requests = args.log;
+    if !(args.reload_every >= 0.0 && args.reload_every.is_finite()) {
+        return Err(input_error(
+            format!(
+                "--reload-every {} is not a number of seconds",
+                args.reload_every
+            ),
+            Some("use e.g. --reload-every 5, or 0 to reload only on SIGHUP"),
+        ));
+    }
+    config.reload_interval = std::time::Duration::from_secs_f64(args.reload_every);
     let ui = (!args.no_ui).then(|| router(WebState::new(super::runs::db_path(args.db.clone()))));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
