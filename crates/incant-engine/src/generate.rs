@@ -192,7 +192,14 @@ impl ChatModel {
             return Ok(self.encode(&text, true));
         }
         let text: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
-        Ok(self.encode(&text.join("\n"), false))
+        let ids = self.encode(&text.join("\n"), false);
+        if ids.is_empty() {
+            // Nothing typed yet: start a document the way the model saw documents start.
+            if let Some(start) = self.tokenizer.bos().or(self.tokenizer.eos()) {
+                return Ok(vec![start]);
+            }
+        }
+        Ok(ids)
     }
 
     /// Logits of every position of `tokens`, from an empty cache (teacher forcing).

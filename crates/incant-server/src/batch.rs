@@ -13,7 +13,7 @@
 
 use crate::engine::{sampling, BackendError, EngineStats, GenOutput, LocalJob};
 use incant_engine::generate::{GenerateRequest, PromptCache, Sequence};
-use incant_engine::{ChatMessage, ChatModel, FinishReason, Generation};
+use incant_engine::{ChatMessage, ChatModel, EngineError, FinishReason, Generation};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -158,9 +158,21 @@ fn start(
         ignore_eos: false,
     };
     let prefix = cache.take(&ids);
-    model
-        .start(&ids, req, prefix)
-        .map_err(|e| BackendError::Failed(e.to_string()))
+    model.start(&ids, req, prefix).map_err(|e| match e {
+        EngineError::ContextOverflow { .. } => BackendError::Invalid {
+            param: "max_tokens",
+            message: e.to_string(),
+        },
+        EngineError::InvalidParam { name, .. } => BackendError::Invalid {
+            param: if name == "prompt" {
+                "prompt"
+            } else {
+                "sampling"
+            },
+            message: e.to_string(),
+        },
+        other => BackendError::Failed(other.to_string()),
+    })
 }
 
 fn output(out: Generation, queue_ms: f64) -> GenOutput {

@@ -149,27 +149,33 @@ fn stop_list(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// `provider` when the server lets a prompt run on it: the prompt's own model, or a
-/// model serve.yaml lists under `models:`. Anything else is refused, so a client cannot
-/// send a hidden prompt to a provider the operator did not choose.
+/// The providers a prompt may run on: its own model first, then serve.yaml's `models:`.
+/// Nothing else is accepted, so a client cannot send a hidden prompt to a provider the
+/// operator did not choose.
+pub(crate) fn allowed_providers(state: &AppState, own: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = own.map(String::from).into_iter().collect();
+    for m in &state.settings().models {
+        if !out.contains(m) {
+            out.push(m.clone());
+        }
+    }
+    out
+}
+
+/// `provider` when the server lets a prompt run on it.
 fn allowed_provider(state: &AppState, own: Option<&str>, p: &str) -> Result<String, ApiError> {
-    let listed = &state.settings().models;
-    if own == Some(p) || listed.iter().any(|m| m == p) {
+    let allowed = allowed_providers(state, own);
+    if allowed.iter().any(|m| m == p) {
         return Ok(p.to_string());
     }
-    let mut choices: Vec<&str> = own
-        .into_iter()
-        .chain(listed.iter().map(String::as_str))
-        .collect();
-    choices.dedup();
     Err(ApiError::invalid(
         "provider",
         format!(
             "provider `{p}` is not served here (allowed: {}; add it to `models:` in serve.yaml)",
-            if choices.is_empty() {
+            if allowed.is_empty() {
                 "none".to_string()
             } else {
-                choices.join(", ")
+                allowed.join(", ")
             }
         ),
     ))
@@ -302,6 +308,7 @@ impl Prepared {
             BackendError::Config(m) => {
                 ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, scrub(m))
             }
+            BackendError::Invalid { param, message } => ApiError::invalid(param, scrub(message)),
             BackendError::Failed(m) => ApiError::internal(StatusCode::BAD_GATEWAY, scrub(m)),
         }
     }

@@ -77,6 +77,14 @@ pub enum BackendError {
     /// The backend cannot be built (unknown model, missing file).
     #[error("{0}")]
     Config(String),
+    /// The request cannot run on this model (too long for its context, bad parameter).
+    #[error("{message}")]
+    Invalid {
+        /// The request field at fault.
+        param: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// The call failed.
     #[error("{0}")]
     Failed(String),

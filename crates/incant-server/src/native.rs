@@ -130,7 +130,8 @@ pub async fn run_prompt(
 }
 
 /// `GET /v1/prompts/{name}[@version]`: what a client needs to call the prompt (its
-/// versions, the default, its kind and its typed inputs: the API's schema), never its text.
+/// versions, the default, its kind, its typed inputs: the API's schema, and the providers
+/// it may be run on), never its text.
 pub async fn describe_prompt(
     State(state): State<AppState>,
     Path(spec): Path<String>,
@@ -144,6 +145,11 @@ pub async fn describe_prompt(
         .map_err(|e| ApiError::not_found(Some("name"), e.to_string()))?;
     check_scope(key.as_ref(), &served.file.name)?;
     let name = &served.file.name;
+    let own = served
+        .file
+        .model
+        .clone()
+        .or_else(|| state.settings().default_model.clone());
     let versions: Vec<String> = reg
         .prompts
         .get(name)
@@ -156,6 +162,7 @@ pub async fn describe_prompt(
         "default_version": reg.default_version(name, &pins).map(|v| v.to_string()),
         "kind": served.file.kind,
         "inputs": describe_inputs(&served.file.inputs),
+        "providers": crate::complete::allowed_providers(&state, own.as_deref()),
     })))
 }
 

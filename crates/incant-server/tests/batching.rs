@@ -174,6 +174,8 @@ async fn a_prompt_runs_on_another_provider_only_when_the_server_allows_it() {
 
     std::fs::write(dir.path().join("serve.yaml"), "models: [echo]\n").unwrap();
     let s = state(dir.path());
+    let described = call(&s, "GET", "/v1/prompts/capital", "", &[]).await.json();
+    assert_eq!(described["providers"], json!(["local:smollm2", "echo"]));
     let echoed = post(&s, "/v1/prompts/capital", ask("echo")).await;
     assert_eq!(echoed.status, 200, "{}", echoed.body);
     let v: Value = echoed.json();
@@ -191,4 +193,30 @@ async fn a_prompt_runs_on_another_provider_only_when_the_server_allows_it() {
     )
     .await;
     assert_eq!(assert_error(&bad, 400)["param"], "provider");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_model_cannot_take_is_the_clients_error() {
+    let dir = fixture_copy();
+    std::fs::write(dir.path().join("serve.yaml"), "models: [local:smollm2]\n").unwrap();
+    let s = state(dir.path());
+    let long = "word ".repeat(9000);
+    let r = post(
+        &s,
+        "/v1/completions",
+        json!({"model": "local:smollm2", "prompt": long, "max_tokens": 4}),
+    )
+    .await;
+    let e = assert_error(&r, 400);
+    assert_eq!(e["param"], "max_tokens");
+    assert!(e["message"].as_str().unwrap().contains("context"), "{e}");
+    // An empty document still gets a beginning (an editor before the first keystroke).
+    let r = post(
+        &s,
+        "/v1/completions",
+        json!({"model": "local:smollm2", "prompt": "", "max_tokens": 4}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["usage"]["prompt_tokens"], 1);
 }

@@ -6,11 +6,12 @@
 // prompt there (`inputs` as an object of name → {type, description, default, enum} or a
 // list of such objects with a `name`); otherwise the inputs are one free-form JSON object.
 // The request body is incant serve's native one, `{"inputs": {...}}`, plus `"provider"`
-// when one is named (a server that serves each prompt on its own model refuses that
-// field, and the column shows its error).
+// when one is named. The server lists the providers it allows for the prompt (its own model
+// and serve.yaml's `models:`) as `providers`; those become checkboxes. Any other provider
+// is refused, and the column shows the error.
 import { api, el, models, splitModel } from "./util.js";
 
-let promptSel, versionSel, providersIn, fieldset, results, status;
+let promptSel, versionSel, providersIn, choices, fieldset, results, status;
 let byName = new Map(); // prompt name → versions listed by /v1/models
 let described = null;   // [{name, type, ...}] when the server describes the inputs
 
@@ -85,6 +86,7 @@ async function describe(name) {
   versionSel.replaceChildren(...[...versions].filter(Boolean).map((v) => el("option", { value: v }, v)));
   versionSel.size = Math.min(4, Math.max(2, versionSel.options.length));
   described = info ? normaliseInputs(info.inputs) : null;
+  showProviders(info && Array.isArray(info.providers) ? info.providers : []);
   const legend = el("legend", {}, "Inputs");
   if (described) {
     fieldset.replaceChildren(legend, ...described.map(field));
@@ -92,6 +94,23 @@ async function describe(name) {
     fieldset.replaceChildren(legend, el("label", { for: "pg-json" }, "Inputs as a JSON object",
       el("textarea", { id: "pg-json", rows: 6, placeholder: '{"text": "..."}' })));
   }
+}
+
+// One checkbox per provider the server allows for this prompt; ticking them writes the
+// comma-separated list into the providers field (which stays editable).
+function showProviders(allowed) {
+  const legend = choices.querySelector("legend");
+  const boxes = allowed.map((p, i) => {
+    const id = `pg-provider-${i}`;
+    const box = el("input", { id, type: "checkbox", value: p });
+    box.addEventListener("change", () => {
+      providersIn.value = [...choices.querySelectorAll("input:checked")].map((b) => b.value).join(", ");
+    });
+    return el("label", { for: id, class: "choice" }, box, ` ${p}`);
+  });
+  choices.replaceChildren(legend, ...boxes);
+  providersIn.value = "";
+  choices.hidden = allowed.length < 2;
 }
 
 function resultCard(title) {
@@ -168,6 +187,7 @@ async function load() {
 
 export function initPlayground() {
   promptSel = document.getElementById("pg-prompt");
+  choices = document.getElementById("pg-provider-choices");
   versionSel = document.getElementById("pg-version");
   providersIn = document.getElementById("pg-providers");
   fieldset = document.getElementById("pg-inputs");

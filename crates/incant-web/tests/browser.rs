@@ -154,6 +154,8 @@ async fn editor_ghost_text_and_runs_in_chromium() {
         .replace("1.0.0", "1.1.0")
         .replace("user:", "system:\nName the city only.\n\nuser:");
     std::fs::write(served.join("capital-terse.prompt"), terse).unwrap();
+    // A second provider the playground may run the prompts on.
+    std::fs::write(served.join("serve.yaml"), "models: [echo]\n").unwrap();
     let mut config = ServeConfig::new(&served);
     config.models_dir = models_dir();
     config.env_keys = None;

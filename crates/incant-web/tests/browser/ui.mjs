@@ -42,7 +42,10 @@ function watch(page) {
   // (a server that does not describe prompts there: the form falls back to JSON).
   page.on("response", (r) => {
     const probe = r.request().method() === "GET" && new URL(r.url()).pathname.startsWith("/v1/prompts/");
-    if (r.status() >= 400 && !(probe && [404, 405].includes(r.status()))) errors.push(`HTTP ${r.status()} ${r.url()}`);
+    if (r.status() >= 400 && !(probe && [404, 405].includes(r.status()))) {
+      const at = errors.push(`HTTP ${r.status()} ${r.url()}`) - 1;
+      r.text().then((body) => { errors[at] += `: ${body.slice(0, 300)}`; }, () => {});
+    }
   });
 }
 
@@ -187,27 +190,33 @@ try {
   await page.waitForSelector("#pg-in-country");
   assert.ok(!(await page.locator("#pg-inputs").innerText()).includes("optional"), "country is required");
   await page.locator("#pg-in-country").fill("France");
+  // The server allows the prompt's own model and serve.yaml's `echo`: tick both.
+  await page.locator('#pg-provider-choices input[value="local:smollm2"]').check();
+  await page.locator('#pg-provider-choices input[value="echo"]').check();
+  assert.equal(await page.locator("#pg-providers").inputValue(), "local:smollm2, echo");
   const playgroundCalls = [];
   page.on("request", (r) => {
     if (r.method() === "POST" && r.url().includes("/v1/prompts/capital")) playgroundCalls.push(r.postDataJSON());
   });
   await page.getByRole("button", { name: "Run" }).click();
-  await page.waitForFunction(() => document.querySelectorAll("#pg-results article").length === 2
+  await page.waitForFunction(() => document.querySelectorAll("#pg-results article").length === 4
     && !document.querySelector("#pg-results article[aria-busy]"), null, { timeout: 120_000 })
     .catch(async (e) => {
       throw new Error(`playground columns: ${JSON.stringify(await page.locator("#pg-results").innerText())}: ${e.message}`);
     });
-  for (const [i, version] of [[0, "1.0.0"], [1, "1.1.0"]]) {
+  const columns = [["1.0.0", "local:smollm2"], ["1.0.0", "echo"], ["1.1.0", "local:smollm2"], ["1.1.0", "echo"]];
+  for (const [i, [version, provider]] of columns.entries()) {
     const card = page.locator("#pg-results article").nth(i);
     const out = card.locator("pre");
     assert.ok(!((await out.getAttribute("class")) || "").includes("error-text"), `playground run failed: ${await out.textContent()}`);
     assert.ok((await out.textContent()).trim().length > 0, "the playground shows an output");
-
+    assert.equal(await card.locator("h2").textContent(), `v${version} · ${provider}`);
     assert.equal(await card.locator(".help").textContent().then((t) => t.split(" · ")[0]), `v${version}`);
-    step(`playground v${version}: ${JSON.stringify(await out.textContent())}`);
+    step(`playground v${version} on ${provider}: ${JSON.stringify(await out.textContent())}`);
   }
-  assert.equal(playgroundCalls.length, 2, "one call per version");
+  assert.equal(playgroundCalls.length, 4, "one call per version x provider");
   for (const body of playgroundCalls) assert.deepEqual(body.inputs, { country: "France" }, "the typed field is sent as the input");
+  assert.deepEqual(playgroundCalls.map((b) => b.provider).sort(), ["echo", "echo", "local:smollm2", "local:smollm2"]);
   await shot(page, "playground");
   await laptop.close();
 
