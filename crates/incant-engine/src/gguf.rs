@@ -1,16 +1,28 @@
 //! Reading a GGUF file: metadata, the model configuration, the tokenizer vocabulary, and a
 //! check that every tensor's bytes are really in the file.
 //!
-//! candle parses the GGUF container; this module turns its key/value metadata into typed
-//! values with errors that name the missing key, and refuses truncated files up front
-//! (a download cut short is the most common way a model file goes bad).
+//! The file is memory-mapped, not read: the weight types the kernels use directly (Q4_1,
+//! Q8_0) are used in place, so a model costs its file's pages once (shared with the page
+//! cache, loaded on first touch) instead of a heap copy per tensor, and loading does no I/O
+//! beyond the header. candle parses the header from the mapped bytes; this module turns its
+//! key/value metadata into typed values with errors that name the missing key, and refuses
+//! truncated files up front (a download cut short is the most common way a model file goes
+//! bad).
+
+// Mapping a file is `unsafe` because another process could change it underneath; model
+// files are only ever replaced whole (`incant models fetch` writes a new file and renames
+// it), which leaves an existing mapping intact.
+#![allow(unsafe_code)]
 
 use crate::{bad_model, EngineError};
-use candle_core::quantized::gguf_file::{Content, Value};
+use candle_core::quantized::gguf_file::{Content, TensorInfo, Value};
 use incant_tokenize::BpeVocab;
+use memmap2::Mmap;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::Cursor;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An opened GGUF file with its parsed header.
 pub struct GgufFile {
@@ -18,32 +30,30 @@ pub struct GgufFile {
     pub path: PathBuf,
     /// The header: metadata and tensor infos.
     pub content: Content,
-    /// A reader positioned anywhere; tensors are read by offset.
-    pub reader: BufReader<File>,
+    /// The whole file, mapped read-only; shared by the weights that use it in place.
+    pub map: Arc<Mmap>,
+}
+
+fn tensor_len(info: &TensorInfo) -> usize {
+    let elems = info.shape.elem_count();
+    elems / info.ggml_dtype.block_size() * info.ggml_dtype.type_size()
 }
 
 impl GgufFile {
     /// Opens and validates a GGUF file.
     pub fn open(path: &Path) -> Result<Self, EngineError> {
-        let file = File::open(path).map_err(|source| EngineError::Io {
+        let io = |source| EngineError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
-        let len = file
-            .metadata()
-            .map_err(|source| EngineError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .len();
-        let mut reader = BufReader::new(file);
-        let content = Content::read(&mut reader)
+        };
+        let file = File::open(path).map_err(io)?;
+        // SAFETY: see the module comment; the mapping is read-only.
+        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let len = map.len() as u64;
+        let content = Content::read(&mut Cursor::new(&map[..]))
             .map_err(|e| bad_model(path, format!("not a readable GGUF file ({e})")))?;
         for (name, info) in &content.tensor_infos {
-            let elems = info.shape.elem_count();
-            let block = info.ggml_dtype.block_size();
-            let bytes = elems / block * info.ggml_dtype.type_size();
-            let end = content.tensor_data_offset + info.offset + bytes as u64;
+            let end = content.tensor_data_offset + info.offset + tensor_len(info) as u64;
             if end > len {
                 return Err(bad_model(
                     path,
@@ -56,8 +66,37 @@ impl GgufFile {
         Ok(Self {
             path: path.to_path_buf(),
             content,
-            reader,
+            map: Arc::new(map),
         })
+    }
+
+    /// The tensor's description, or an error naming it.
+    pub fn tensor_info(&self, name: &str) -> Result<&TensorInfo, EngineError> {
+        self.content
+            .tensor_infos
+            .get(name)
+            .ok_or_else(|| bad_model(&self.path, format!("tensor `{name}` is missing")))
+    }
+
+    /// Where the tensor's bytes are in [`Self::map`] (checked against the file's length by
+    /// [`Self::open`]).
+    pub fn tensor_range(&self, name: &str) -> Result<Range<usize>, EngineError> {
+        let info = self.tensor_info(name)?;
+        let start = (self.content.tensor_data_offset + info.offset) as usize;
+        Ok(start..start + tensor_len(info))
+    }
+
+    /// The tensor as a candle `QTensor` (an owned copy), for the types the kernels do not
+    /// use in place.
+    pub fn qtensor(&self, name: &str) -> Result<candle_core::quantized::QTensor, EngineError> {
+        self.tensor_info(name)?;
+        self.content
+            .tensor(
+                &mut Cursor::new(&self.map[..]),
+                name,
+                &candle_core::Device::Cpu,
+            )
+            .map_err(|e| bad_model(&self.path, format!("tensor `{name}`: {e}")))
     }
 
     fn get(&self, key: &str) -> Result<&Value, EngineError> {

@@ -16,6 +16,7 @@ use crate::kernels::ops::{self, Heads, LayerCache};
 use crate::{bad_model, EngineError};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 use std::sync::Arc;
 
 /// The hyper-parameters of a llama model, from GGUF metadata.
@@ -189,63 +190,56 @@ pub struct Llama {
     output: Arc<Weight>,
 }
 
-fn to_vec(t: QTensor) -> candle_core::Result<Vec<f32>> {
-    t.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1()
+fn norm(file: &GgufFile, name: &str) -> Result<Vec<f32>, EngineError> {
+    let t = file.qtensor(name)?;
+    Ok(t.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1()?)
 }
 
 impl Llama {
-    /// Loads every tensor of a llama GGUF.
+    /// Loads a llama GGUF. Q4_1 and Q8_0 weights stay in the file's mapping (nothing is
+    /// copied); norms, and weights of other types, are read into memory.
     pub fn load(file: &mut GgufFile) -> Result<Self, EngineError> {
+        let file = &*file;
         let cfg = LlamaConfig::from_gguf(file)?;
-        let device = Device::Cpu;
-        let path = file.path.clone();
-        let mut q = |name: &str| -> Result<QTensor, EngineError> {
-            file.content
-                .tensor(&mut file.reader, name, &device)
-                .map_err(|e| bad_model(&path, format!("tensor `{name}`: {e}")))
-        };
-        let embd = q("token_embd.weight")?;
+        let embd_name = "token_embd.weight";
         let embd_native = matches!(
-            embd.dtype(),
+            file.tensor_info(embd_name)?.ggml_dtype,
             GgmlDType::Q8_0 | GgmlDType::Q4_1 | GgmlDType::F32 | GgmlDType::F16
         );
-        let (embeddings, tied) = if embd_native {
-            let w = Arc::new(Weight::from_qtensor(embd)?);
-            (Embeddings::Native(w.clone()), Some(w))
+        let embeddings = if embd_native {
+            Embeddings::Native(Arc::new(Weight::from_gguf(file, embd_name)?))
         } else {
-            (Embeddings::Candle(embd), None)
+            Embeddings::Candle(file.qtensor(embd_name)?)
         };
-        let norm = to_vec(q("output_norm.weight")?)?;
-        let output = match (q("output.weight"), tied, &embeddings) {
-            (Ok(t), _, _) => Arc::new(Weight::from_qtensor(t)?),
+        let output = if file.content.tensor_infos.contains_key("output.weight") {
+            Arc::new(Weight::from_gguf(file, "output.weight")?)
+        } else {
             // Tied embeddings (SmolLM2): the output projection is the embedding table.
-            (Err(_), Some(w), _) => w,
-            (Err(_), None, _) => Arc::new(Weight::from_qtensor(q("token_embd.weight")?)?),
+            match &embeddings {
+                Embeddings::Native(w) => w.clone(),
+                Embeddings::Candle(_) => Arc::new(Weight::from_gguf(file, embd_name)?),
+            }
         };
         let mut blocks = Vec::with_capacity(cfg.n_layer);
         for i in 0..cfg.n_layer {
-            let mut w = |n: &str| -> Result<Weight, EngineError> {
-                Ok(Weight::from_qtensor(q(&format!("blk.{i}.{n}.weight"))?)?)
-            };
-            let (wq, wk, wv, wo) = (w("attn_q")?, w("attn_k")?, w("attn_v")?, w("attn_output")?);
-            let (gate, up, down) = (w("ffn_gate")?, w("ffn_up")?, w("ffn_down")?);
+            let w = |n: &str| Weight::from_gguf(file, &format!("blk.{i}.{n}.weight"));
             blocks.push(Block {
-                attn_norm: to_vec(q(&format!("blk.{i}.attn_norm.weight"))?)?,
-                ffn_norm: to_vec(q(&format!("blk.{i}.ffn_norm.weight"))?)?,
-                wq,
-                wk,
-                wv,
-                wo,
-                gate,
-                up,
-                down,
+                attn_norm: norm(file, &format!("blk.{i}.attn_norm.weight"))?,
+                ffn_norm: norm(file, &format!("blk.{i}.ffn_norm.weight"))?,
+                wq: w("attn_q")?,
+                wk: w("attn_k")?,
+                wv: w("attn_v")?,
+                wo: w("attn_output")?,
+                gate: w("ffn_gate")?,
+                up: w("ffn_up")?,
+                down: w("ffn_down")?,
             });
         }
         let model = Self {
+            norm: norm(file, "output_norm.weight")?,
             cfg,
             embeddings,
             blocks,
-            norm,
             output,
         };
         model.check_shapes(&file.path)?;
@@ -441,11 +435,30 @@ impl Llama {
                     ops::rope_head(head, cs, sn);
                 }
             }
-            for ((cache, _), &(r0, n, pos)) in groups.iter_mut().zip(&spans) {
-                let layer = &mut cache.layers[l];
-                layer.push(&k[r0 * kvd..(r0 + n) * kvd], &v[r0 * kvd..(r0 + n) * kvd]);
-                let (qs, out) = (&q[r0 * qd..(r0 + n) * qd], &mut att[r0 * qd..(r0 + n) * qd]);
-                ops::attention(qs, layer, pos, heads, out);
+            // Each sequence attends over its own cache: several sequences run in parallel.
+            let mut outs = Vec::with_capacity(spans.len());
+            let mut rest = &mut att[..];
+            for &(_, n, _) in &spans {
+                let (a, r) = rest.split_at_mut(n * qd);
+                outs.push(a);
+                rest = r;
+            }
+            let one =
+                |cache: &mut KvCache, (r0, n, pos): (usize, usize, usize), out: &mut [f32]| {
+                    let layer = &mut cache.layers[l];
+                    layer.push(&k[r0 * kvd..(r0 + n) * kvd], &v[r0 * kvd..(r0 + n) * kvd]);
+                    ops::attention(&q[r0 * qd..(r0 + n) * qd], layer, pos, heads, out);
+                };
+            if groups.len() > 1 {
+                groups
+                    .par_iter_mut()
+                    .zip(spans.par_iter())
+                    .zip(outs.into_par_iter())
+                    .for_each(|(((cache, _), &span), out)| one(cache, span, out));
+            } else {
+                for (((cache, _), &span), out) in groups.iter_mut().zip(&spans).zip(outs) {
+                    one(cache, span, out);
+                }
             }
             b.wo.matmul(&Input::new(&att, m), &mut o)?;
             x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
