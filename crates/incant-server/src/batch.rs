@@ -21,8 +21,8 @@ use tokio::sync::mpsc::error::TryRecvError;
 
 /// Sequences decoded together at most.
 pub const MAX_BATCH: usize = 16;
-/// KV caches kept for prompt reuse.
-const PROMPT_CACHES: usize = 16;
+/// Positions of KV cache kept for prompt reuse (about 46 KB each for SmolLM2-135M).
+const PROMPT_CACHE_TOKENS: usize = 4096;
 
 struct Live {
     item: LocalJob,
@@ -42,7 +42,7 @@ pub(crate) fn engine_loop(
     mut rx: mpsc::Receiver<LocalJob>,
     stats: Arc<EngineStats>,
 ) {
-    let mut cache = PromptCache::new(PROMPT_CACHES);
+    let mut cache = PromptCache::new(PROMPT_CACHE_TOKENS);
     let mut live: Vec<Live> = Vec::new();
     let mut open = true;
     loop {
@@ -157,8 +157,8 @@ fn start(
         logprobs: false,
         ignore_eos: false,
     };
-    let prefix = cache.take(&ids);
-    model.start(&ids, req, prefix).map_err(|e| match e {
+    let prefix = cache.get(&ids);
+    let seq = model.start(&ids, req, prefix).map_err(|e| match e {
         EngineError::ContextOverflow { .. } => BackendError::Invalid {
             param: "max_tokens",
             message: e.to_string(),
@@ -172,7 +172,10 @@ fn start(
             message: e.to_string(),
         },
         other => BackendError::Failed(other.to_string()),
-    })
+    })?;
+    // Jobs behind this one with the same prompt (alternatives) start from it at once.
+    cache.put(seq.prompt_prefix());
+    Ok(seq)
 }
 
 fn output(out: Generation, queue_ms: f64) -> GenOutput {

@@ -355,11 +355,13 @@ impl Prepared {
             cached: false,
         };
         let timeout = state.config.upstream_timeout;
-        for i in 0..self.n {
-            let out = tokio::time::timeout(timeout, backend.generate(self.job_for(i), None))
-                .await
-                .map_err(|_| ApiError::upstream_timeout(timeout.as_secs()))?
-                .map_err(|e| self.backend_error(state, e))?;
+        // The alternatives run at once: a local model decodes them in one batch.
+        let calls = (0..self.n).map(|i| backend.generate(self.job_for(i), None));
+        let outs = tokio::time::timeout(timeout, futures_util::future::join_all(calls))
+            .await
+            .map_err(|_| ApiError::upstream_timeout(timeout.as_secs()))?;
+        for out in outs {
+            let out = out.map_err(|e| self.backend_error(state, e))?;
             c.choices.push(self.filter_choice(state, &out));
             add_usage(&mut c, &out);
         }

@@ -220,3 +220,30 @@ async fn what_the_model_cannot_take_is_the_clients_error() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["usage"]["prompt_tokens"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alternatives_read_their_prompt_once() {
+    let s = state(&fixtures());
+    let r = post(
+        &s,
+        "/v1/prompts/complete",
+        json!({"inputs": {"prefix": "The harbour town woke slowly that morning."}, "n": 3, "max_tokens": 6}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["alternatives"].as_array().unwrap().len(), 3);
+    let prompt_tokens = v["usage"]["prompt_tokens"].as_f64().unwrap();
+    let m = call(&s, "GET", "/metrics", "", &[]).await.body;
+    let read = metric(
+        &m,
+        "incant_prompt_tokens_total{model=\"local:smollm2\",source=\"read\"}",
+    );
+    let reused = metric(
+        &m,
+        "incant_prompt_tokens_total{model=\"local:smollm2\",source=\"cache\"}",
+    );
+    // The first alternative reads the prompt; the others only its last token again.
+    assert_eq!(read, prompt_tokens + 2.0, "{m}");
+    assert_eq!(reused, 2.0 * (prompt_tokens - 1.0), "{m}");
+}

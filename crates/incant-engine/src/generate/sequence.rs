@@ -52,41 +52,59 @@ fn common_prefix(a: &[u32], b: &[u32]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
-/// The KV caches of recent sequences, most recently used first.
+/// The KV caches of recent sequences, most recently used first, within a budget of
+/// tokens (a cache's memory grows with its length, so the budget bounds memory).
 #[derive(Debug)]
 pub struct PromptCache {
     entries: Vec<Prefix>,
-    capacity: usize,
+    max_tokens: usize,
 }
 
 impl PromptCache {
-    /// Keeps at most `capacity` caches.
-    pub fn new(capacity: usize) -> Self {
+    /// Keeps caches holding at most `max_tokens` positions in all.
+    pub fn new(max_tokens: usize) -> Self {
         Self {
             entries: Vec::new(),
-            capacity,
+            max_tokens,
         }
     }
 
-    /// Removes and returns the cache sharing the longest prefix with `prompt`, if any
-    /// shares at least one token.
-    pub fn take(&mut self, prompt: &[u32]) -> Option<Prefix> {
+    /// A copy of the cache sharing the longest prefix with `prompt`, if any shares at least
+    /// one token; the entry stays (several sequences may start from one prompt, as the
+    /// alternatives of one request do) and becomes the most recently used.
+    pub fn get(&mut self, prompt: &[u32]) -> Option<Prefix> {
         let (best, shared) = self
             .entries
             .iter()
             .enumerate()
             .map(|(i, p)| (i, common_prefix(&p.tokens, prompt)))
             .max_by_key(|&(i, n)| (n, std::cmp::Reverse(i)))?;
-        (shared > 0).then(|| self.entries.remove(best))
+        if shared == 0 {
+            return None;
+        }
+        let entry = self.entries.remove(best);
+        let copy = entry.clone();
+        self.entries.insert(0, entry);
+        Some(copy)
     }
 
-    /// Keeps `prefix` as the most recent entry, forgetting the oldest beyond capacity.
+    /// Keeps `prefix` as the most recent entry. Entries it extends are dropped (it holds
+    /// all they hold), then the oldest until the budget holds.
     pub fn put(&mut self, prefix: Prefix) {
-        if self.capacity == 0 || prefix.is_empty() {
+        if prefix.is_empty() || prefix.len() > self.max_tokens {
             return;
         }
+        self.entries
+            .retain(|e| common_prefix(&e.tokens, &prefix.tokens) < e.tokens.len());
         self.entries.insert(0, prefix);
-        self.entries.truncate(self.capacity);
+        while self.tokens() > self.max_tokens {
+            self.entries.pop();
+        }
+    }
+
+    /// Positions held in all.
+    pub fn tokens(&self) -> usize {
+        self.entries.iter().map(Prefix::len).sum()
     }
 
     /// Caches held.
@@ -160,6 +178,18 @@ impl Sequence {
     /// Time spent reading the prompt, ms.
     pub fn prefill_ms(&self) -> f64 {
         self.prefill_ms
+    }
+
+    /// A copy of the prompt's cache (before any new token), for a [`PromptCache`]: other
+    /// sequences starting with the same prompt, such as the alternatives of one request
+    /// admitted together, then skip reading it.
+    pub fn prompt_prefix(&self) -> Prefix {
+        let mut cache = self.cache.clone();
+        cache.truncate(self.prompt_tokens);
+        Prefix {
+            tokens: self.tokens[..cache.len()].to_vec(),
+            cache,
+        }
     }
 
     /// Tokens in the prompt.
@@ -406,23 +436,33 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_sharing_the_longest_prefix_is_taken() {
-        let mut c = PromptCache::new(3);
+    fn the_cache_sharing_the_longest_prefix_is_found_and_kept() {
+        let mut c = PromptCache::new(9);
         c.put(prefix(&[1, 2, 3]));
         c.put(prefix(&[1, 2, 9, 9]));
         c.put(prefix(&[7, 7]));
-        let got = c.take(&[1, 2, 9, 4]).expect("a cache shares 3 tokens");
+        let got = c.get(&[1, 2, 9, 4]).expect("a cache shares 3 tokens");
         assert_eq!(got.tokens, [1, 2, 9, 9]);
+        assert_eq!(c.len(), 3, "the entry stays for the next sequence");
+        assert_eq!(c.get(&[1, 2, 9, 4]).unwrap().tokens, [1, 2, 9, 9]);
+        assert!(c.get(&[5]).is_none(), "nothing shares a token with [5]");
+        // [1, 2, 3] is the least recently used: the budget of 9 tokens drops it.
+        c.put(prefix(&[8, 8]));
+        assert_eq!(c.tokens(), 8);
+        assert_eq!(c.get(&[1, 2, 3]).unwrap().tokens, [1, 2, 9, 9]);
+    }
+
+    #[test]
+    fn a_longer_cache_replaces_the_ones_it_extends() {
+        let mut c = PromptCache::new(100);
+        c.put(prefix(&[1, 2]));
+        c.put(prefix(&[1, 2, 3]));
+        c.put(prefix(&[1, 2, 3, 4]));
+        c.put(prefix(&[1, 5]));
         assert_eq!(c.len(), 2);
-        assert!(c.take(&[5]).is_none(), "nothing shares a token with [5]");
-        c.put(prefix(&[8]));
-        c.put(prefix(&[6]));
-        assert_eq!(c.len(), 3, "capacity bounds the entries");
-        assert!(
-            c.take(&[1, 2, 3]).is_none(),
-            "the oldest entry was forgotten"
-        );
-        assert!(c.take(&[7, 7]).is_some());
+        assert_eq!(c.tokens(), 6);
+        c.put(prefix(&[0; 101]));
+        assert_eq!(c.len(), 2, "an entry over the whole budget is not kept");
     }
 
     #[test]
