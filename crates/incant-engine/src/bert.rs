@@ -9,8 +9,8 @@
 //! GELU, which is what sentence-transformers' BERT models use; [`crate::embed`] falls back
 //! to candle for anything else.
 
-use crate::kernels::expf::expf;
-use crate::kernels::gemm::PackedWeight;
+use crate::kernels::encoder::{self, Path};
+use crate::kernels::gemm::{PackedWeight, Precision};
 use candle_core::Tensor;
 use candle_transformers::models::bert::{Config, HiddenAct, PositionEmbeddingType};
 use rayon::prelude::*;
@@ -38,6 +38,7 @@ pub struct Bert {
     eps: f32,
     vocab: usize,
     max_pos: usize,
+    path: Path,
 }
 
 /// Why a model cannot run here (the caller falls back to candle).
@@ -46,6 +47,16 @@ pub type Unsupported = String;
 impl Bert {
     /// Builds the encoder from safetensors tensors (names with or without a `bert.` prefix).
     pub fn new(cfg: &Config, tensors: &HashMap<String, Tensor>) -> Result<Self, Unsupported> {
+        Self::with_precision(cfg, tensors, Precision::F32)
+    }
+
+    /// As [`Bert::new`], with the matrix products' weights and inputs in `precision`
+    /// (embeddings, layer norms and attention stay f32).
+    pub fn with_precision(
+        cfg: &Config,
+        tensors: &HashMap<String, Tensor>,
+        precision: Precision,
+    ) -> Result<Self, Unsupported> {
         if !matches!(cfg.hidden_act, HiddenAct::Gelu) {
             return Err("only erf GELU runs natively".into());
         }
@@ -76,7 +87,13 @@ impl Bert {
             if w.len() != rows * cols || b.len() != rows {
                 return Err(format!("`{p}` is not {rows}x{cols}"));
             }
-            Ok(PackedWeight::new(&w, rows, cols, Some(&b)))
+            Ok(PackedWeight::with_precision(
+                &w,
+                rows,
+                cols,
+                Some(&b),
+                precision,
+            ))
         };
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
         for i in 0..cfg.num_hidden_layers {
@@ -90,7 +107,7 @@ impl Bert {
                 return Err(format!("{p}: attention weights are not {d}x{d}"));
             }
             layers.push(Layer {
-                qkv: PackedWeight::new(&w, 3 * d, d, Some(&b)),
+                qkv: PackedWeight::with_precision(&w, 3 * d, d, Some(&b), precision),
                 out: linear(&format!("{p}.attention.output.dense"), d, d)?,
                 ln1: ln(&format!("{p}.attention.output.LayerNorm"))?,
                 up: linear(&format!("{p}.intermediate.dense"), ff, d)?,
@@ -116,7 +133,15 @@ impl Bert {
             heads: cfg.num_attention_heads,
             ff,
             eps: cfg.layer_norm_eps as f32,
+            path: Path::detect(),
         })
+    }
+
+    /// The matrix products' precision.
+    pub fn precision(&self) -> Precision {
+        self.layers
+            .first()
+            .map_or(Precision::F32, |l| l.qkv.precision())
     }
 
     /// Hidden states (`[token][hidden]`) of texts given as token ids, concatenated.
@@ -164,9 +189,8 @@ impl Bert {
             l.out.matmul(&ctx, total, &mut o);
             add_norm(&mut x, &o, &l.ln1, self.eps);
             l.up.matmul(&x, total, &mut h);
-            h.par_chunks_mut(4096).for_each(|c| {
-                crate::kernels::simd::run(|| c.iter_mut().for_each(|v| *v = gelu(*v)))
-            });
+            h.par_chunks_mut(4096)
+                .for_each(|c| encoder::gelu(c, self.path));
             l.down.matmul(&h, total, &mut o);
             add_norm(&mut x, &o, &l.ln2, self.eps);
         }
@@ -175,49 +199,18 @@ impl Bert {
 
     /// Softmax attention of every head of every text over that text's own tokens.
     fn attention(&self, qkv: &[f32], spans: &[(usize, usize)], ctx: &mut [f32]) {
-        let d = self.hidden;
-        let hd = d / self.heads;
-        let scale = 1.0 / (hd as f32).sqrt();
-        // One task per text; heads inside, so each task writes its own rows of `ctx`.
-        let mut rows: Vec<&mut [f32]> = Vec::with_capacity(spans.len());
+        let (d, heads, path) = (self.hidden, self.heads, self.path);
+        // One task per text, so each task writes its own rows of `ctx`.
+        let mut rows: Vec<(&[f32], &mut [f32])> = Vec::with_capacity(spans.len());
         let mut rest = ctx;
-        for &(_, len) in spans {
+        for &(start, len) in spans {
             let (a, b) = rest.split_at_mut(len * d);
-            rows.push(a);
+            rows.push((&qkv[start * 3 * d..(start + len) * 3 * d], a));
             rest = b;
         }
         rows.into_par_iter()
-            .zip(spans)
-            .for_each(|(out, &(start, len))| {
-                crate::kernels::simd::run(|| {
-                    let mut p = vec![0f32; len];
-                    for head in 0..self.heads {
-                        for i in 0..len {
-                            let q = &qkv[(start + i) * 3 * d + head * hd..][..hd];
-                            let mut max = f32::NEG_INFINITY;
-                            for (j, s) in p.iter_mut().enumerate() {
-                                let k = &qkv[(start + j) * 3 * d + d + head * hd..][..hd];
-                                *s = q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() * scale;
-                                max = max.max(*s);
-                            }
-                            let mut sum = 0f32;
-                            for s in p.iter_mut() {
-                                *s = expf(*s - max);
-                                sum += *s;
-                            }
-                            let inv = 1.0 / sum;
-                            let dst = &mut out[i * d + head * hd..][..hd];
-                            dst.fill(0.0);
-                            for (j, s) in p.iter().enumerate() {
-                                let v = &qkv[(start + j) * 3 * d + 2 * d + head * hd..][..hd];
-                                let w = s * inv;
-                                for (o, v) in dst.iter_mut().zip(v) {
-                                    *o = w.mul_add(*v, *o);
-                                }
-                            }
-                        }
-                    }
-                })
+            .for_each_init(Vec::new, |scratch, (qkv, out)| {
+                encoder::attend(qkv, d, heads, out, scratch, path)
             });
     }
 }
@@ -246,64 +239,6 @@ fn norm_rows(x: &mut [f32], (w, b): &(Vec<f32>, Vec<f32>), eps: f32) {
         let inv = 1.0 / (var + eps).sqrt();
         for ((v, w), b) in row.iter_mut().zip(w).zip(b) {
             *v = (*v - mean) * inv * w + b;
-        }
-    }
-}
-
-/// `x · Φ(x)` with erf from Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7),
-/// branch-free so it vectorises.
-#[inline(always)]
-pub fn gelu(x: f32) -> f32 {
-    const P: f32 = 0.327_591_1;
-    const A: [f32; 5] = [
-        0.254_829_6,
-        -0.284_496_74,
-        1.421_413_7,
-        -1.453_152_1,
-        1.061_405_4,
-    ];
-    let z = (x * std::f32::consts::FRAC_1_SQRT_2).abs();
-    let t = 1.0 / P.mul_add(z, 1.0);
-    let poly = t * A[4]
-        .mul_add(t, A[3])
-        .mul_add(t, A[2])
-        .mul_add(t, A[1])
-        .mul_add(t, A[0]);
-    let erf_abs = 1.0 - poly * expf(-z * z);
-    let erf = erf_abs.copysign(x);
-    0.5 * x * (1.0 + erf)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gelu_matches_the_erf_definition() {
-        // erf via its Taylor series in f64 for |x| <= 3, the complement's asymptotic value beyond.
-        fn erf(x: f64) -> f64 {
-            let mut sum = 0f64;
-            let mut term = x;
-            let mut n = 0f64;
-            while term.abs() > 1e-17 || n < 5.0 {
-                sum += term / (2.0 * n + 1.0);
-                n += 1.0;
-                term *= -x * x / n;
-                if n > 200.0 {
-                    break;
-                }
-            }
-            sum * 2.0 / std::f64::consts::PI.sqrt()
-        }
-        let mut x = -6.0f32;
-        while x <= 6.0 {
-            let want = 0.5 * f64::from(x) * (1.0 + erf(f64::from(x) / 2f64.sqrt()));
-            let got = f64::from(gelu(x));
-            assert!(
-                (got - want).abs() < 1e-6 * (1.0 + f64::from(x.abs())),
-                "gelu({x}): {got} vs {want}"
-            );
-            x += 0.0173;
         }
     }
 }

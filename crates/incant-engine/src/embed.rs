@@ -7,8 +7,14 @@
 //! (256 for all-MiniLM-L6-v2, not BERT's 512), padding to the longest text of a batch,
 //! candle's BERT, mean (or CLS, or max) pooling over the attention mask, L2 normalisation.
 //! Texts are batched by length, as sentence-transformers sorts them, so padding stays small.
+//!
+//! [`SentenceEmbedder::load_with_precision`] with [`Precision::Bf16`] runs the native
+//! encoder's matrix products in bfloat16: about twice as fast where the CPU has
+//! AVX512_BF16, with vectors close to (not equal to) sentence-transformers' ones, for
+//! callers such as the guard's detector that compare texts with each other.
 
 use crate::bert::Bert;
+pub use crate::kernels::gemm::Precision;
 use crate::{bad_model, EngineError};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -96,6 +102,13 @@ impl SentenceEmbedder {
     /// Loads a model folder (`config.json`, `model.safetensors`, `tokenizer.json`, and the
     /// sentence-transformers files when present).
     pub fn load(dir: &Path) -> Result<Self, EngineError> {
+        Self::load_with_precision(dir, Precision::F32)
+    }
+
+    /// As [`SentenceEmbedder::load`], with the native encoder's matrix products in
+    /// `precision` (models that need candle's BERT run in f32 whatever is asked; see
+    /// [`SentenceEmbedder::precision`]).
+    pub fn load_with_precision(dir: &Path, precision: Precision) -> Result<Self, EngineError> {
         let device = Device::Cpu;
         let config: Config = read_json(&dir.join("config.json"))?;
         let modules: Vec<Module> = if dir.join("modules.json").is_file() {
@@ -166,7 +179,7 @@ impl SentenceEmbedder {
                 format!("not a readable safetensors file ({e})"),
             )
         })?;
-        let model = match Bert::new(&config, &tensors) {
+        let model = match Bert::with_precision(&config, &tensors, precision) {
             Ok(b) => Encoder::Native(b),
             Err(_) => {
                 let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
@@ -203,6 +216,14 @@ impl SentenceEmbedder {
     /// Texts are cut after this many tokens.
     pub fn max_seq_length(&self) -> usize {
         self.max_seq_length
+    }
+
+    /// The precision the matrix products run in.
+    pub fn precision(&self) -> Precision {
+        match &self.model {
+            Encoder::Native(b) => b.precision(),
+            Encoder::Candle(_) => Precision::F32,
+        }
     }
 
     /// The pooling in use.

@@ -18,6 +18,7 @@
 //! the next step (issue "the local engine faster than llama.cpp").
 
 pub mod dot;
+pub mod encoder;
 pub mod expf;
 pub mod gemm;
 pub mod matmul;
