@@ -7,8 +7,10 @@
 //!   The tail is summed in log space, so thousands of discordant pairs neither overflow nor
 //!   underflow.
 //! - [`bootstrap_mean_ci`]: a paired bootstrap percentile interval of the mean score delta,
-//!   drawn with a seeded xoshiro256** generator, so the same runs always give the same
-//!   interval.
+//!   drawn with a seeded xoshiro256** generator ([`incant_rng`]), so the same runs always
+//!   give the same interval.
+
+use incant_rng::Xoshiro256;
 
 /// Two-sided exact McNemar p-value for `b` pairs that went one way and `c` the other.
 ///
@@ -117,60 +119,6 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * frac
 }
 
-/// splitmix64: expands one seed into well-mixed state words.
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// xoshiro256**: a small, fast, seedable generator (Blackman and Vigna).
-#[derive(Debug, Clone)]
-pub struct Xoshiro256 {
-    s: [u64; 4],
-}
-
-impl Xoshiro256 {
-    /// A generator whose state is expanded from `seed` with splitmix64.
-    pub fn new(seed: u64) -> Self {
-        let mut st = seed;
-        Self {
-            s: [
-                splitmix64(&mut st),
-                splitmix64(&mut st),
-                splitmix64(&mut st),
-                splitmix64(&mut st),
-            ],
-        }
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
-    }
-
-    /// A uniform integer in `0..n` (n > 0), without modulo bias (Lemire's method).
-    pub fn below(&mut self, n: u64) -> u64 {
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let m = u128::from(self.next_u64()) * u128::from(n);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,30 +141,6 @@ mod tests {
         assert!(p > 0.0 && p < 0.01, "{p}");
         assert_eq!(mcnemar_exact(0, 5000), 0.0); // below f64's range
         assert!((mcnemar_exact(50_000, 50_001) - 1.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn xoshiro_matches_reference_sequence() {
-        // xoshiro256** with state [1, 2, 3, 4] (the reference implementation's output).
-        let mut r = Xoshiro256 { s: [1, 2, 3, 4] };
-        let got: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
-        assert_eq!(got, [11520, 0, 1509978240]);
-        // splitmix64 seeded with 0 (the reference implementation's first output).
-        let mut s = 0;
-        assert_eq!(splitmix64(&mut s), 0xE220_A839_7B1D_CDAF);
-    }
-
-    #[test]
-    fn below_is_in_range_and_roughly_uniform() {
-        let mut r = Xoshiro256::new(7);
-        let mut counts = [0usize; 3];
-        for _ in 0..30_000 {
-            counts[r.below(3) as usize] += 1;
-        }
-        assert!(
-            counts.iter().all(|&c| (9_500..10_500).contains(&c)),
-            "{counts:?}"
-        );
     }
 
     #[test]

@@ -159,8 +159,8 @@ impl Expansion {
     }
 }
 
-/// splitmix64: enough to draw seeds, no dependency.
-pub(crate) struct SeedRng(u64);
+/// Draws the seeds of `-1` cells: splitmix64 from the given seed, else from the clock.
+pub(crate) struct SeedRng(incant_rng::SplitMix64);
 
 impl SeedRng {
     pub(crate) fn new(seed: Option<u64>) -> Self {
@@ -175,20 +175,12 @@ impl SeedRng {
             );
             h.finish()
         });
-        Self(s)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Self(incant_rng::SplitMix64::new(s))
     }
 
     /// A seed in A1111's range, `random.randrange(4294967294)`.
     pub(crate) fn seed(&mut self) -> u64 {
-        self.next() % 4_294_967_294
+        self.0.next_u64() % 4_294_967_294
     }
 }
 

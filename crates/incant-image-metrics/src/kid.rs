@@ -15,7 +15,7 @@ use faer::Mat;
 use crate::error::{MetricsError, Result};
 use crate::features::Features;
 use crate::linalg;
-use crate::rng::SplitMix64;
+use incant_rng::SplitMix64;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KidOptions {

@@ -7,7 +7,7 @@
 //! transcendental functions), so both sides produce bit-identical `f32` values.
 
 use crate::features::Features;
-use crate::rng::SplitMix64;
+use incant_rng::SplitMix64;
 
 /// Parameters of one generated set.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -25,15 +25,6 @@ pub struct Progress<'a> {
     pub attempts: &'a [Attempt],
 }
 
-/// splitmix64: a small seeded generator for the attack sample.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// The attacks to run: the requested families, then at most `max_attacks` of them, drawn
 /// (seeded) in turn from each family so that a small sample still covers them all; kept in
 /// library order.
@@ -68,10 +59,10 @@ pub fn select_attacks<'a>(
             None => families.push((a.category, vec![i])),
         }
     }
-    let mut state = options.seed;
+    let mut rng = incant_rng::SplitMix64::new(options.seed);
     for (_, v) in &mut families {
         for i in (1..v.len()).rev() {
-            let j = (splitmix(&mut state) % (i as u64 + 1)) as usize;
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
             v.swap(i, j);
         }
     }
