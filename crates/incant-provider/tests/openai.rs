@@ -4,101 +4,9 @@
 
 use incant_prompt::file::Message;
 use incant_provider::{from_spec, ProviderError, Request};
+use incant_testkit::http::{serve, Reply, Server};
 use serde_json::{json, Map, Value};
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// One scripted answer.
-#[derive(Clone)]
-enum Reply {
-    Json(u16, Vec<(&'static str, String)>, String),
-    /// Declares `Content-Length` longer than the body it sends, then closes.
-    Truncated(String),
-    /// Waits before answering.
-    Slow(Duration, Box<Reply>),
-}
-
-struct Seen {
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-struct Server {
-    url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-fn serve(script: Vec<Reply>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let queue = Arc::new(Mutex::new(VecDeque::from(script)));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let (queue, log) = (queue.clone(), log.clone());
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
-                let mut headers = Vec::new();
-                loop {
-                    let mut h = String::new();
-                    reader.read_line(&mut h).unwrap();
-                    let h = h.trim_end();
-                    if h.is_empty() {
-                        break;
-                    }
-                    let (k, v) = h.split_once(':').unwrap();
-                    headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
-                }
-                let len: usize = headers
-                    .iter()
-                    .find(|(k, _)| k == "content-length")
-                    .map_or(0, |(_, v)| v.parse().unwrap());
-                let mut body = vec![0; len];
-                reader.read_exact(&mut body).unwrap();
-                log.lock().unwrap().push(Seen {
-                    path,
-                    headers,
-                    body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-                });
-                let mut reply = queue.lock().unwrap().pop_front().expect("script ran out");
-                while let Reply::Slow(d, next) = reply {
-                    std::thread::sleep(d);
-                    reply = *next;
-                }
-                let text = match reply {
-                    Reply::Json(status, extra, body) => {
-                        let mut head = format!(
-                            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n\
-                             Content-Length: {}\r\nConnection: close\r\n",
-                            body.len()
-                        );
-                        for (k, v) in extra {
-                            head.push_str(&format!("{k}: {v}\r\n"));
-                        }
-                        format!("{head}\r\n{body}")
-                    }
-                    Reply::Truncated(body) => format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
-                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len() + 50
-                    ),
-                    Reply::Slow(..) => unreachable!(),
-                };
-                let _ = stream.write_all(text.as_bytes());
-            });
-        }
-    });
-    Server { url, seen }
-}
 
 fn chat_answer(text: &str) -> Reply {
     Reply::Json(
@@ -137,7 +45,7 @@ fn request(params: Value) -> Request {
 }
 
 fn provider(id: &str, server: &Server, extra: Value) -> Box<dyn incant_provider::Provider> {
-    let mut c = config(json!({"apiBaseUrl": server.url, "apiKey": "sk-test"}));
+    let mut c = config(json!({"apiBaseUrl": format!("{}/v1", server.url), "apiKey": "sk-test"}));
     c.extend(config(extra));
     from_spec(id, &c, std::path::Path::new("models")).unwrap()
 }
