@@ -1,6 +1,8 @@
 //! The runs API and the assets, answered by the router without a socket (oneshot requests)
 //! over real SQLite stores written with incant-store.
 
+mod common;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -20,28 +22,15 @@ fn result(
     output: Option<&str>,
     pass: bool,
 ) -> StoredCase {
-    let error = if output.is_none() {
-        Some("provider timed out")
-    } else {
-        None
-    };
-    let value = json!({
-        "index": idx, "prompt": prompt, "provider": provider,
-        "description": format!("city {city}"), "vars": {"city": city}, "repeat": 0,
+    let error = output.is_none().then_some("provider timed out");
+    let fields = json!({
+        "description": format!("city {city}"), "vars": {"city": city},
         "rendered": format!("SECRET SYSTEM PROMPT about {city}"),
-        "output": output, "error": error, "pass": pass, "score": if pass { 1.0 } else { 0.0 },
-        "assertions": [{"type": "contains", "pass": pass, "score": if pass { 1.0 } else { 0.0 }, "reason": "r"}],
+        "output": output, "error": error,
         "latency_ms": 10.0 + idx as f64, "usage": {"prompt_tokens": 5, "completion_tokens": 3},
-        "cost": null, "cached": false,
+        "cost": null,
     });
-    StoredCase {
-        idx,
-        prompt: prompt.into(),
-        provider: provider.into(),
-        pass,
-        score: if pass { 1.0 } else { 0.0 },
-        result: value.to_string(),
-    }
+    common::stored_case(idx, prompt, provider, pass, "contains", fields)
 }
 
 /// Two runs of 2 prompts x 2 providers x 3 cities: B regresses `greet/echo/Paris` and

@@ -7,6 +7,8 @@
 //! says so and passes without running. `npm ci` fills `tests/browser/node_modules` when it
 //! is missing.
 
+mod common;
+
 use incant_server::{AppState, ServeConfig};
 use incant_store::{Store, StoredCase};
 use serde_json::json;
@@ -52,22 +54,12 @@ user:
 What is the capital of {{ country }}?";
 
 fn case(idx: usize, prompt: &str, provider: &str, pass: bool) -> StoredCase {
-    let value = json!({
-        "index": idx, "prompt": prompt, "provider": provider, "description": format!("case {idx}"),
-        "vars": {"topic": format!("topic {}", idx % 30)}, "repeat": 0,
+    let fields = json!({
+        "description": format!("case {idx}"), "vars": {"topic": format!("topic {}", idx % 30)},
         "output": format!("output {idx} of {prompt} on {provider}"), "error": null,
-        "pass": pass, "score": if pass { 1.0 } else { 0.0 },
-        "assertions": [{"type": "icontains", "pass": pass, "score": if pass { 1.0 } else { 0.0 }, "reason": "checked"}],
-        "latency_ms": 12.5, "usage": {"prompt_tokens": 9, "completion_tokens": 4}, "cost": 0.0, "cached": false,
+        "latency_ms": 12.5, "usage": {"prompt_tokens": 9, "completion_tokens": 4}, "cost": 0.0,
     });
-    StoredCase {
-        idx,
-        prompt: prompt.into(),
-        provider: provider.into(),
-        pass,
-        score: if pass { 1.0 } else { 0.0 },
-        result: value.to_string(),
-    }
+    common::stored_case(idx, prompt, provider, pass, "icontains", fields)
 }
 
 /// Two runs of 120 cases (2 prompts x 2 providers x 30 topics); B fails other cases than A.
