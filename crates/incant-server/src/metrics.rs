@@ -171,37 +171,36 @@ impl Metrics {
             o,
             "# HELP incant_cache_entries Entries in the response cache.\n# TYPE incant_cache_entries gauge\nincant_cache_entries {cache_entries}"
         );
-        o.push_str("# HELP incant_queue_depth Jobs waiting or running per local model.\n# TYPE incant_queue_depth gauge\n");
-        for (m, e) in engines {
-            let _ = writeln!(
-                o,
-                "incant_queue_depth{{model=\"{}\"}} {}",
-                label(m),
-                e.depth
-            );
-        }
-        o.push_str("# HELP incant_engine_cancelled_total Generations stopped because the client went away.\n# TYPE incant_engine_cancelled_total counter\n");
-        for (m, e) in engines {
-            let _ = writeln!(
-                o,
-                "incant_engine_cancelled_total{{model=\"{}\"}} {}",
-                label(m),
-                e.cancelled
-            );
-        }
-        o.push_str("# HELP incant_prompt_tokens_total Prompt tokens per local model: read by the model, or reused from the prompt cache.\n# TYPE incant_prompt_tokens_total counter\n");
-        for (m, e) in engines {
-            let m = label(m);
-            let _ = writeln!(
-                o,
-                "incant_prompt_tokens_total{{model=\"{m}\",source=\"read\"}} {}",
-                e.prompt_tokens_read
-            );
-            let _ = writeln!(
-                o,
-                "incant_prompt_tokens_total{{model=\"{m}\",source=\"cache\"}} {}",
-                e.prompt_tokens_reused
-            );
+        type Row = fn(&EngineSnapshot) -> Vec<(&'static str, u64)>;
+        let families: [(&str, &str, &str, Row); 3] = [
+            ("incant_queue_depth", "gauge", "Jobs waiting or running per local model.", |e| {
+                vec![("", e.depth as u64)]
+            }),
+            (
+                "incant_engine_cancelled_total",
+                "counter",
+                "Generations stopped because the client went away.",
+                |e| vec![("", e.cancelled)],
+            ),
+            (
+                "incant_prompt_tokens_total",
+                "counter",
+                "Prompt tokens per local model: read by the model, or reused from the prompt cache.",
+                |e| {
+                    vec![
+                        (",source=\"read\"", e.prompt_tokens_read),
+                        (",source=\"cache\"", e.prompt_tokens_reused),
+                    ]
+                },
+            ),
+        ];
+        for (name, kind, help, rows) in families {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (m, e) in engines {
+                for (extra, v) in rows(e) {
+                    let _ = writeln!(o, "{name}{{model=\"{}\"{extra}}} {v}", label(m));
+                }
+            }
         }
         o.push_str("# HELP incant_responses_total Responses by HTTP status.\n# TYPE incant_responses_total counter\n");
         for (code, n) in self
