@@ -1,17 +1,19 @@
 //! Reading a GGUF file: metadata, the model configuration, the tokenizer vocabulary, and a
 //! check that every tensor's bytes are really in the file.
 //!
-//! The file is memory-mapped, not read: the weight types the kernels use directly (Q4_1,
-//! Q8_0) are used in place, so a model costs its file's pages once (shared with the page
-//! cache, loaded on first touch) instead of a heap copy per tensor, and loading does no I/O
-//! beyond the header. candle parses the header from the mapped bytes; this module turns its
+//! The file is memory-mapped, not read: the header is parsed from the mapping, and each
+//! weight is repacked straight from its mapped bytes, after which its pages are released
+//! ([`GgufFile::with_tensor_bytes`]), so loading holds one copy of the weights, never two.
+//! candle parses the header from the mapped bytes; this module turns its
 //! key/value metadata into typed values with errors that name the missing key, and refuses
 //! truncated files up front (a download cut short is the most common way a model file goes
 //! bad).
 
 // Mapping a file is `unsafe` because another process could change it underneath; model
 // files are only ever replaced whole (`incant models fetch` writes a new file and renames
-// it), which leaves an existing mapping intact.
+// it), which leaves an existing mapping intact. Releasing pages (`MADV_DONTNEED`) is
+// `unsafe` in general because private pages that were written would be lost; this mapping
+// is read-only, so released pages read back the same bytes from the file.
 #![allow(unsafe_code)]
 
 use crate::{bad_model, EngineError};
@@ -84,6 +86,27 @@ impl GgufFile {
         let info = self.tensor_info(name)?;
         let start = (self.content.tensor_data_offset + info.offset) as usize;
         Ok(start..start + tensor_len(info))
+    }
+
+    /// Runs `f` on the tensor's bytes, then releases their pages from this process's
+    /// memory (they stay in the page cache and read back the same if touched again).
+    pub fn with_tensor_bytes<T>(
+        &self,
+        name: &str,
+        f: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T, EngineError> {
+        let range = self.tensor_range(name)?;
+        let out = f(&self.map[range.clone()]);
+        // SAFETY: see the module comment: a read-only mapping, nothing is lost.
+        #[cfg(unix)]
+        let _ = unsafe {
+            self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                range.start,
+                range.len(),
+            )
+        };
+        Ok(out)
     }
 
     /// The tensor as a candle `QTensor` (an owned copy), for the types the kernels do not

@@ -57,7 +57,7 @@ impl Isa {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
-            if has!("avx2") && has!("fma") && has!("f16c") {
+            if has!("avx2") && has!("fma") {
                 v.push(Isa(Path::Avx2));
                 if has!("avx512vnni") && has!("avx512vl") && has!("avx512f") {
                     v.push(Isa(Path::Avx512Vnni));
@@ -99,10 +99,10 @@ pub fn q4_1_q8_1(isa: Isa, w: &[BlockQ4_1], xs: &[&[BlockQ8_1]], out: &mut [f32]
                 *o = quant::dot_q4_1_q8_1(w, x);
             }
         }
-        // SAFETY: an `Isa` with this path exists only when `supported` found AVX2, FMA, F16C.
+        // SAFETY: an `Isa` with this path exists only when `supported` found AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Path::Avx2 => unsafe { x86::q4_1_avx2(w, xs, out) },
-        // SAFETY: this path exists only when `supported` found AVX2, FMA, F16C, AVX-512F/VL/VNNI.
+        // SAFETY: this path exists only when `supported` found AVX2, FMA, AVX-512F/VL/VNNI.
         #[cfg(target_arch = "x86_64")]
         Path::Avx512Vnni => unsafe { x86::q4_1_vnni(w, xs, out) },
     }
@@ -119,10 +119,10 @@ pub fn q8_0_q8_0(isa: Isa, w: &[BlockQ8_0], xs: &[&[BlockQ8_0]], out: &mut [f32]
                 *o = quant::dot_q8_0_q8_0(w, x);
             }
         }
-        // SAFETY: an `Isa` with this path exists only when `supported` found AVX2, FMA, F16C.
+        // SAFETY: an `Isa` with this path exists only when `supported` found AVX2 and FMA.
         #[cfg(target_arch = "x86_64")]
         Path::Avx2 => unsafe { x86::q8_0_avx2(w, xs, out) },
-        // SAFETY: this path exists only when `supported` found AVX2, FMA, F16C, AVX-512F/VL/VNNI.
+        // SAFETY: this path exists only when `supported` found AVX2, FMA, AVX-512F/VL/VNNI.
         #[cfg(target_arch = "x86_64")]
         Path::Avx512Vnni => unsafe { x86::q8_0_vnni(w, xs, out) },
     }
@@ -180,7 +180,7 @@ pub fn q4_1_q8_1_paired(
                 pairs.iter().all(|p| p.len() == w.len()),
                 "block counts differ"
             );
-            // SAFETY: this path exists only when `supported` found AVX2, FMA, F16C, AVX-512F/VL/VNNI.
+            // SAFETY: this path exists only when `supported` found AVX2, FMA, AVX-512F/VL/VNNI.
             unsafe { x86::q4_1_pairs_vnni(w, pairs, xs, out) }
         }
         _ => q4_1_q8_1(isa, w, xs, out),
@@ -191,32 +191,24 @@ pub fn q4_1_q8_1_paired(
 mod x86 {
     use super::super::quant::{hsum8, BlockQ4_1, BlockQ8_0, BlockQ8_1};
     use super::MAX_TOKENS;
-    use half::f16;
     use std::arch::x86_64::*;
-
-    /// An f16 as f32 with the F16C instruction (exact, as every conversion of an f16).
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    fn f32_of(h: f16) -> f32 {
-        _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h.to_bits()))))
-    }
 
     /// Sums of four u8 x i8 products per i32 lane (`vpmaddubsw` cannot saturate here: the
     /// unsigned side is at most 128 and the signed side at least -127 in magnitude).
-    #[target_feature(enable = "avx2,fma,f16c")]
+    #[target_feature(enable = "avx2,fma")]
     #[inline]
     fn isum_avx2(u: __m256i, s: __m256i) -> __m256i {
         _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1))
     }
 
-    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
     #[inline]
     fn isum_vnni(u: __m256i, s: __m256i) -> __m256i {
         _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s)
     }
 
     /// The eight lanes summed in ggml's order.
-    #[target_feature(enable = "avx2,fma,f16c")]
+    #[target_feature(enable = "avx2,fma")]
     #[inline]
     fn reduce(acc: __m256) -> f32 {
         let mut lanes = [0f32; 8];
@@ -242,11 +234,10 @@ mod x86 {
                     let q = unsafe { _mm_loadu_si128(blk.qs.as_ptr().cast()) };
                     // Low nibbles are values 0..16, high nibbles 16..32.
                     let qw = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), mask);
-                    let (dw, mw) = (f32_of(blk.d), f32_of(blk.m));
                     for t in 0..n {
                         let x = &xs[t][b];
-                        summs[t] += mw * x.s;
-                        let d = _mm256_set1_ps(dw * x.d);
+                        summs[t] += blk.m * x.s;
+                        let d = _mm256_set1_ps(blk.d * x.d);
                         // SAFETY: `x.qs` is 32 readable bytes; the load is unaligned.
                         let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
                         let p = _mm256_cvtepi32_ps($isum(qw, qx));
@@ -271,10 +262,9 @@ mod x86 {
                     let qw = unsafe { _mm256_loadu_si256(blk.qs.as_ptr().cast()) };
                     // |w| times x with w's sign: the same products, unsigned on one side.
                     let aw = _mm256_sign_epi8(qw, qw);
-                    let dw = f32_of(blk.d);
                     for t in 0..n {
                         let x = &xs[t][b];
-                        let d = _mm256_set1_ps(dw * f32_of(x.d));
+                        let d = _mm256_set1_ps(blk.d * x.d);
                         // SAFETY: `x.qs` is 32 readable bytes; the load is unaligned.
                         let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
                         let p = _mm256_cvtepi32_ps($isum(aw, _mm256_sign_epi8(qx, qw)));
@@ -288,20 +278,20 @@ mod x86 {
         };
     }
 
-    kernels!(q4_1_avx2, q8_0_avx2, "avx2,fma,f16c", isum_avx2);
+    kernels!(q4_1_avx2, q8_0_avx2, "avx2,fma", isum_avx2);
     kernels!(
         q4_1_vnni,
         q8_0_vnni,
-        "avx2,fma,f16c,avx512f,avx512vl,avx512vnni",
+        "avx2,fma,avx512f,avx512vl,avx512vnni",
         isum_vnni
     );
 
     /// Q4_1 x Q8_1 for up to two pairs of activation rows, two tokens per 512-bit register.
     ///
     /// # Safety
-    /// The CPU must support AVX2, FMA, F16C and AVX-512F/VL/VNNI; `pairs` and `xs` must hold
+    /// The CPU must support AVX2, FMA and AVX-512F/VL/VNNI; `pairs` and `xs` must hold
     /// `w.len()` blocks each, `pairs.len() == xs.len().div_ceil(2) <= 2`.
-    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
     pub(super) unsafe fn q4_1_pairs_vnni(
         w: &[BlockQ4_1],
         pairs: &[&[super::PairBlock]],
@@ -325,7 +315,7 @@ mod x86 {
 
     /// # Safety
     /// As [`q4_1_pairs_vnni`], with exactly `NP` pairs and `2 * NP` rows in `x`.
-    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
     #[inline]
     unsafe fn pairs_n<const NP: usize>(
         w: &[BlockQ4_1],
@@ -341,8 +331,7 @@ mod x86 {
             let q = unsafe { _mm_loadu_si128(blk.qs.as_ptr().cast()) };
             let qw = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), mask);
             let qw = _mm512_broadcast_i64x4(qw);
-            let (dwf, mw) = (f32_of(blk.d), f32_of(blk.m));
-            let dw = _mm512_set1_ps(dwf);
+            let dw = _mm512_set1_ps(blk.d);
             for p in 0..NP {
                 // SAFETY: the caller guarantees `b < pairs[p].len()`; blocks are 64-aligned,
                 // `qs` is 64 bytes and `d` 16 floats.
@@ -358,7 +347,7 @@ mod x86 {
             }
             for t in 0..2 * NP {
                 // SAFETY: the caller guarantees every row of `x` has `w.len()` blocks.
-                summs[t] += mw * unsafe { x[t].get_unchecked(b) }.s;
+                summs[t] += blk.m * unsafe { x[t].get_unchecked(b) }.s;
             }
         }
         for t in 0..2 * NP {
@@ -388,8 +377,8 @@ mod tests {
         fn f(&mut self) -> f32 {
             self.next() as f32 / (1u64 << 31) as f32 * 2.0 - 1.0
         }
-        fn f16(&mut self, scale: f32) -> half::f16 {
-            half::f16::from_f32(self.f() * scale)
+        fn f16(&mut self, scale: f32) -> f32 {
+            half::f16::from_f32(self.f() * scale).to_f32()
         }
         fn i8(&mut self) -> i8 {
             ((self.next() % 255) as i32 - 127) as i8
@@ -421,8 +410,8 @@ mod tests {
             .map(|b| {
                 let sum: i32 = b.qs.iter().map(|&q| i32::from(q)).sum();
                 BlockQ8_1 {
-                    d: b.d.to_f32(),
-                    s: half::f16::from_f32(b.d.to_f32() * sum as f32).to_f32(),
+                    d: b.d,
+                    s: half::f16::from_f32(b.d * sum as f32).to_f32(),
                     qs: b.qs,
                 }
             })
@@ -451,9 +440,7 @@ mod tests {
         let mut total = 0f64;
         for (w, x) in w.iter().zip(x) {
             for e in 0..QK {
-                total += f64::from(w.d.to_f32() * x.d.to_f32())
-                    * f64::from(w.qs[e])
-                    * f64::from(x.qs[e]);
+                total += f64::from(w.d * x.d) * f64::from(w.qs[e]) * f64::from(x.qs[e]);
             }
         }
         total
@@ -526,15 +513,15 @@ mod tests {
         // All-15 nibbles against +-127 and -128 activations; +-127 weights against +-127.
         let w4 = vec![
             BlockQ4_1 {
-                d: half::f16::ONE,
-                m: half::f16::ZERO,
+                d: 1.0,
+                m: 0.0,
                 qs: [0xFF; 16]
             };
             3
         ];
         let w8 = vec![
             BlockQ8_0 {
-                d: half::f16::ONE,
+                d: 1.0,
                 qs: [-127; 32]
             };
             3
@@ -550,7 +537,7 @@ mod tests {
             ];
             let x0 = vec![
                 BlockQ8_0 {
-                    d: half::f16::ONE,
+                    d: 1.0,
                     qs: [v.max(-127); 32]
                 };
                 3

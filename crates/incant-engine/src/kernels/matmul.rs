@@ -6,9 +6,9 @@
 //! Any other GGUF type goes through candle's quantised matmul, so every llama GGUF loads,
 //! though only the native types are checked for parity with llama.cpp.
 //!
-//! Q4_1 and Q8_0 weights are used where they lie in the memory-mapped GGUF file (their
-//! block structs have the file's layout), so loading copies nothing and a model's weights
-//! cost their file's pages once.
+//! Q4_1 and Q8_0 weights are repacked at load time straight from the memory-mapped GGUF
+//! file into blocks with f32 scales (what the kernels read without converting), and the
+//! file's pages are released after each tensor, so a model costs one copy of its weights.
 
 use super::dot::{self, Isa, PairBlock, MAX_TOKENS};
 use super::quant::{self, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK};
@@ -16,9 +16,8 @@ use crate::gguf::GgufFile;
 use crate::EngineError;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
-use memmap2::Mmap;
 use rayon::prelude::*;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 /// A batch of activation rows, with its quantised forms computed on first use.
 pub struct Input<'a> {
@@ -79,33 +78,9 @@ impl<'a> Input<'a> {
     }
 }
 
-/// Weight blocks: in place in a mapped file, or owned (a file whose tensor is not aligned
-/// for the block type, or blocks built in memory).
-enum Blocks<B> {
-    Mapped(Arc<Mmap>, std::ops::Range<usize>),
-    Owned(Vec<B>),
-}
-
-impl<B: bytemuck::Pod> Blocks<B> {
-    fn new(map: &Arc<Mmap>, range: std::ops::Range<usize>) -> Self {
-        match bytemuck::try_cast_slice::<u8, B>(&map[range.clone()]) {
-            Ok(_) => Self::Mapped(map.clone(), range),
-            Err(_) => Self::Owned(bytemuck::pod_collect_to_vec(&map[range])),
-        }
-    }
-
-    fn get(&self) -> &[B] {
-        match self {
-            // Checked castable in `new`; the mapping does not move.
-            Self::Mapped(map, range) => bytemuck::cast_slice(&map[range.clone()]),
-            Self::Owned(v) => v,
-        }
-    }
-}
-
 enum Storage {
-    Q4_1(Blocks<BlockQ4_1>),
-    Q8_0(Blocks<BlockQ8_0>),
+    Q4_1(Vec<BlockQ4_1>),
+    Q8_0(Vec<BlockQ8_0>),
     F32(Vec<f32>),
     Candle(QMatMul),
 }
@@ -176,8 +151,8 @@ pub struct Weight {
 }
 
 impl Weight {
-    /// The tensor `name` of a GGUF file, of shape `(rows, cols)`: Q4_1 and Q8_0 in place in
-    /// the mapped file, any other type through candle (a copy).
+    /// The tensor `name` of a GGUF file, of shape `(rows, cols)`: Q4_1 and Q8_0 repacked
+    /// from the mapped file, any other type through candle.
     pub fn from_gguf(file: &GgufFile, name: &str) -> Result<Self, EngineError> {
         let info = file.tensor_info(name)?;
         let bad =
@@ -185,10 +160,10 @@ impl Weight {
         let (rows, cols) = info.shape.dims2().map_err(|e| bad(e.to_string()))?;
         let storage = match info.ggml_dtype {
             GgmlDType::Q4_1 if cols % QK == 0 => {
-                Storage::Q4_1(Blocks::new(&file.map, file.tensor_range(name)?))
+                Storage::Q4_1(file.with_tensor_bytes(name, quant::parse_q4_1)?)
             }
             GgmlDType::Q8_0 if cols % QK == 0 => {
-                Storage::Q8_0(Blocks::new(&file.map, file.tensor_range(name)?))
+                Storage::Q8_0(file.with_tensor_bytes(name, quant::parse_q8_0)?)
             }
             _ => return Ok(Self::from_qtensor(file.qtensor(name)?)?),
         };
@@ -204,10 +179,10 @@ impl Weight {
         let (rows, cols) = t.shape().dims2()?;
         let storage = match t.dtype() {
             GgmlDType::Q4_1 if cols % QK == 0 => {
-                Storage::Q4_1(Blocks::Owned(bytemuck::pod_collect_to_vec(&t.data()?)))
+                Storage::Q4_1(quant::parse_q4_1(&t.data()?))
             }
             GgmlDType::Q8_0 if cols % QK == 0 => {
-                Storage::Q8_0(Blocks::Owned(bytemuck::pod_collect_to_vec(&t.data()?)))
+                Storage::Q8_0(quant::parse_q8_0(&t.data()?))
             }
             GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => {
                 Storage::F32(t.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1()?)
@@ -245,8 +220,8 @@ impl Weight {
     pub fn row_f32(&self, r: usize, out: &mut [f32]) -> candle_core::Result<()> {
         let nb = self.cols / QK;
         match &self.storage {
-            Storage::Q4_1(b) => quant::dequantize_q4_1(&b.get()[r * nb..(r + 1) * nb], out),
-            Storage::Q8_0(b) => quant::dequantize_q8_0(&b.get()[r * nb..(r + 1) * nb], out),
+            Storage::Q4_1(b) => quant::dequantize_q4_1(&b[r * nb..(r + 1) * nb], out),
+            Storage::Q8_0(b) => quant::dequantize_q8_0(&b[r * nb..(r + 1) * nb], out),
             Storage::F32(d) => out.copy_from_slice(&d[r * self.cols..(r + 1) * self.cols]),
             Storage::Candle(_) => candle_core::bail!("row lookup needs a native weight type"),
         }
@@ -261,7 +236,6 @@ impl Weight {
         let isa = Isa::detected();
         Some(match &self.storage {
             Storage::Q4_1(w) if m > 1 && isa.reads_pairs() => {
-                let w = w.get();
                 let (xs, ps) = (input.q8_1(), input.q8_1_pairs());
                 Box::new(move |r, t0, dst| {
                     // Groups start at multiples of four tokens, so at whole pairs.
@@ -284,7 +258,6 @@ impl Weight {
                 })
             }
             Storage::Q4_1(w) => {
-                let w = w.get();
                 let xs = input.q8_1();
                 Box::new(move |r, t0, dst| {
                     let x: [&[BlockQ8_1]; MAX_TOKENS] =
@@ -293,7 +266,6 @@ impl Weight {
                 })
             }
             Storage::Q8_0(w) => {
-                let w = w.get();
                 let xs = input.q8_0();
                 Box::new(move |r, t0, dst| {
                     let x: [&[BlockQ8_0]; MAX_TOKENS] =

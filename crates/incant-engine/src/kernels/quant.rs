@@ -12,29 +12,27 @@ use half::f16;
 /// Values per block.
 pub const QK: usize = 32;
 
-/// A Q4_1 block, laid out as in a GGUF file (20 bytes), so weights are used in place.
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
+/// A Q4_1 block.
+#[derive(Debug, Clone, Copy)]
 pub struct BlockQ4_1 {
     /// Scale.
-    pub d: f16,
+    pub d: f32,
     /// Minimum.
-    pub m: f16,
+    pub m: f32,
     /// Packed nibbles.
     pub qs: [u8; 16],
 }
 
-/// A Q8_0 block (weights or activations), laid out as in a GGUF file (34 bytes).
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-#[repr(C)]
+/// A Q8_0 block (weights or activations).
+#[derive(Debug, Clone, Copy)]
 pub struct BlockQ8_0 {
     /// Scale.
-    pub d: f16,
+    pub d: f32,
     /// Quantised values.
     pub qs: [i8; QK],
 }
 
-/// A Q8_1 block (activations for Q4_1 weights), with its f16 numbers kept as f32.
+/// A Q8_1 block (activations for Q4_1 weights).
 #[derive(Debug, Clone, Copy)]
 pub struct BlockQ8_1 {
     /// Scale, as stored (rounded to f16).
@@ -43,6 +41,43 @@ pub struct BlockQ8_1 {
     pub s: f32,
     /// Quantised values.
     pub qs: [i8; QK],
+}
+
+fn f16_at(bytes: &[u8], at: usize) -> f32 {
+    f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
+}
+
+/// Parses raw Q4_1 tensor bytes (20 bytes per block).
+pub fn parse_q4_1(bytes: &[u8]) -> Vec<BlockQ4_1> {
+    bytes
+        .chunks_exact(20)
+        .map(|b| {
+            let mut qs = [0u8; 16];
+            qs.copy_from_slice(&b[4..20]);
+            BlockQ4_1 {
+                d: f16_at(b, 0),
+                m: f16_at(b, 2),
+                qs,
+            }
+        })
+        .collect()
+}
+
+/// Parses raw Q8_0 tensor bytes (34 bytes per block).
+pub fn parse_q8_0(bytes: &[u8]) -> Vec<BlockQ8_0> {
+    bytes
+        .chunks_exact(34)
+        .map(|b| {
+            let mut qs = [0i8; QK];
+            for (q, &byte) in qs.iter_mut().zip(&b[2..34]) {
+                *q = byte as i8;
+            }
+            BlockQ8_0 {
+                d: f16_at(b, 0),
+                qs,
+            }
+        })
+        .collect()
 }
 
 /// Scale and rounded values of one block, as ggml's AVX2 `quantize_row_q8_*` computes them:
@@ -66,7 +101,7 @@ pub fn quantize_q8_0(x: &[f32], out: &mut Vec<BlockQ8_0>) {
     out.extend(x.chunks_exact(QK).map(|c| {
         let (d, qs) = quantize_block(c);
         BlockQ8_0 {
-            d: f16::from_f32(d),
+            d: f16::from_f32(d).to_f32(),
             qs,
         }
     }));
@@ -105,8 +140,8 @@ pub fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
     let mut acc = [0f32; 8];
     let mut summs = 0f32;
     for (w, x) in w.iter().zip(x) {
-        summs += w.m.to_f32() * x.s;
-        let d = w.d.to_f32() * x.d;
+        summs += w.m * x.s;
+        let d = w.d * x.d;
         for (l, a) in acc.iter_mut().enumerate() {
             let mut sum = 0i32;
             for e in 4 * l..4 * l + 4 {
@@ -129,7 +164,7 @@ pub fn dot_q4_1_q8_1(w: &[BlockQ4_1], x: &[BlockQ8_1]) -> f32 {
 pub fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
     let mut acc = [0f32; 8];
     for (w, x) in w.iter().zip(x) {
-        let d = w.d.to_f32() * x.d.to_f32();
+        let d = w.d * x.d;
         let mut p = [0i32; 32];
         for ((p, &a), &b) in p.iter_mut().zip(&w.qs).zip(&x.qs) {
             *p = i32::from(a) * i32::from(b);
@@ -145,9 +180,8 @@ pub fn dot_q8_0_q8_0(w: &[BlockQ8_0], x: &[BlockQ8_0]) -> f32 {
 /// Dequantises a Q8_0 row into `out` (embedding lookup, as ggml's `get_rows`).
 pub fn dequantize_q8_0(w: &[BlockQ8_0], out: &mut [f32]) {
     for (b, chunk) in w.iter().zip(out.chunks_exact_mut(QK)) {
-        let d = b.d.to_f32();
         for (o, &q) in chunk.iter_mut().zip(&b.qs) {
-            *o = d * f32::from(q);
+            *o = b.d * f32::from(q);
         }
     }
 }
@@ -155,10 +189,9 @@ pub fn dequantize_q8_0(w: &[BlockQ8_0], out: &mut [f32]) {
 /// Dequantises a Q4_1 row into `out`.
 pub fn dequantize_q4_1(w: &[BlockQ4_1], out: &mut [f32]) {
     for (b, chunk) in w.iter().zip(out.chunks_exact_mut(QK)) {
-        let (d, m) = (b.d.to_f32(), b.m.to_f32());
         for j in 0..16 {
-            chunk[j] = f32::from(b.qs[j] & 0x0F) * d + m;
-            chunk[j + 16] = f32::from(b.qs[j] >> 4) * d + m;
+            chunk[j] = f32::from(b.qs[j] & 0x0F) * b.d + b.m;
+            chunk[j + 16] = f32::from(b.qs[j] >> 4) * b.d + b.m;
         }
     }
 }
@@ -186,7 +219,7 @@ mod tests {
         dequantize_q8_0(&q, &mut back);
         for (b, (a, blk)) in back
             .iter()
-            .zip(x.iter().zip(q.iter().flat_map(|b| [b.d.to_f32(); 32])))
+            .zip(x.iter().zip(q.iter().flat_map(|b| [b.d; 32])))
         {
             assert!((a - b).abs() <= blk * 0.5 + 1e-3, "{a} vs {b}");
         }
@@ -217,15 +250,11 @@ mod tests {
                 let d = (max - min) / 15.0;
                 let mut qs = [0u8; 16];
                 for j in 0..16 {
-                    let lo = ((c[j] - min) / d).round().min(15.0) as u8;
-                    let hi = ((c[j + 16] - min) / d).round().min(15.0) as u8;
+                    let lo = ((c[j] - min) / d).round() as u8;
+                    let hi = ((c[j + 16] - min) / d).round() as u8;
                     qs[j] = lo | (hi << 4);
                 }
-                BlockQ4_1 {
-                    d: f16::from_f32(d),
-                    m: f16::from_f32(min),
-                    qs,
-                }
+                BlockQ4_1 { d, m: min, qs }
             })
             .collect();
         let mut wf = vec![0f32; 128];
