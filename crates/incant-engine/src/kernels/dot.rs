@@ -20,8 +20,9 @@
 
 use super::quant::{self, BlockQ4_1, BlockQ8_0, BlockQ8_1};
 
-/// Activation rows one kernel call handles at most.
-pub const MAX_TOKENS: usize = 4;
+/// Activation rows one kernel call handles at most (a weight block is unpacked once for
+/// all of them: eight covers a server's batch of eight sequences in one pass).
+pub const MAX_TOKENS: usize = 8;
 
 /// An instruction-set path. Only paths the running CPU supports can be obtained, which is
 /// what makes calling the vector kernels sound.
@@ -88,7 +89,7 @@ impl Isa {
     }
 }
 
-/// `out[t] = w · xs[t]` (Q4_1 weights, Q8_1 activations) for every `t < xs.len() <= 4`.
+/// `out[t] = w · xs[t]` (Q4_1 weights, Q8_1 activations) for every `t < xs.len() <= 8`.
 #[inline]
 pub fn q4_1_q8_1(isa: Isa, w: &[BlockQ4_1], xs: &[&[BlockQ8_1]], out: &mut [f32]) {
     assert!(xs.len() <= MAX_TOKENS && out.len() >= xs.len());
@@ -108,7 +109,7 @@ pub fn q4_1_q8_1(isa: Isa, w: &[BlockQ4_1], xs: &[&[BlockQ8_1]], out: &mut [f32]
     }
 }
 
-/// `out[t] = w · xs[t]` (Q8_0 weights and activations) for every `t < xs.len() <= 4`.
+/// `out[t] = w · xs[t]` (Q8_0 weights and activations) for every `t < xs.len() <= 8`.
 #[inline]
 pub fn q8_0_q8_0(isa: Isa, w: &[BlockQ8_0], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
     assert!(xs.len() <= MAX_TOKENS && out.len() >= xs.len());
@@ -159,14 +160,31 @@ pub fn pair_blocks(rows: &[BlockQ8_1], nb: usize, m: usize) -> Vec<PairBlock> {
     out
 }
 
+/// The `s` of up to eight rows side by side, block by block (`[group][block][row]`, rows
+/// `8g..8g + 8`; missing rows repeat the last), so the minimum's term of all of them is one
+/// vector multiply and add per block.
+pub fn group_sums(rows: &[BlockQ8_1], nb: usize, m: usize) -> Vec<[f32; MAX_TOKENS]> {
+    let mut out = Vec::with_capacity(m.div_ceil(MAX_TOKENS) * nb);
+    for g in 0..m.div_ceil(MAX_TOKENS) {
+        for blk in 0..nb {
+            out.push(std::array::from_fn(|t| {
+                rows[(g * MAX_TOKENS + t).min(m - 1) * nb + blk].s
+            }));
+        }
+    }
+    out
+}
+
 /// As [`q4_1_q8_1`], with the activation rows also given as pairs (`pairs[i]` holds rows
-/// `2i` and `2i + 1` of `xs`), which the AVX-512 path reads two tokens at a time; the other
-/// paths ignore the pairs. Same bits on every path.
+/// `2i` and `2i + 1` of `xs`) and their sums side by side (`sums[b]` the `s` of every row
+/// of `xs` in block `b`), which the AVX-512 path reads; the other paths ignore them. Same
+/// bits on every path.
 #[inline]
 pub fn q4_1_q8_1_paired(
     isa: Isa,
     w: &[BlockQ4_1],
     pairs: &[&[PairBlock]],
+    sums: &[[f32; MAX_TOKENS]],
     xs: &[&[BlockQ8_1]],
     out: &mut [f32],
 ) {
@@ -175,13 +193,13 @@ pub fn q4_1_q8_1_paired(
         Path::Avx512Vnni => {
             assert!(xs.len() <= MAX_TOKENS && out.len() >= xs.len());
             assert!(pairs.len() == xs.len().div_ceil(2), "pair count");
-            assert!(xs.iter().all(|x| x.len() == w.len()), "block counts differ");
+            assert!(sums.len() == w.len(), "block counts differ");
             assert!(
                 pairs.iter().all(|p| p.len() == w.len()),
                 "block counts differ"
             );
             // SAFETY: this path exists only when `supported` found AVX2, FMA, AVX-512F/VL/VNNI.
-            unsafe { x86::q4_1_pairs_vnni(w, pairs, xs, out) }
+            unsafe { x86::q4_1_pairs_vnni(w, pairs, sums, out) }
         }
         _ => q4_1_q8_1(isa, w, xs, out),
     }
@@ -286,45 +304,47 @@ mod x86 {
         isum_vnni
     );
 
-    /// Q4_1 x Q8_1 for up to two pairs of activation rows, two tokens per 512-bit register.
+    /// Q4_1 x Q8_1 for up to four pairs of activation rows, two tokens per 512-bit register.
     ///
     /// # Safety
-    /// The CPU must support AVX2, FMA and AVX-512F/VL/VNNI; `pairs` and `xs` must hold
-    /// `w.len()` blocks each, `pairs.len() == xs.len().div_ceil(2) <= 2`.
+    /// The CPU must support AVX2, FMA and AVX-512F/VL/VNNI; `pairs` must hold `w.len()`
+    /// blocks each and `sums` `w.len()` entries, `1 <= pairs.len() <= 4`, and `out` at
+    /// least `2 * pairs.len() - 1` values.
     #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
     pub(super) unsafe fn q4_1_pairs_vnni(
         w: &[BlockQ4_1],
         pairs: &[&[super::PairBlock]],
-        xs: &[&[BlockQ8_1]],
+        sums: &[[f32; MAX_TOKENS]],
         out: &mut [f32],
     ) {
-        let n = xs.len();
-        // A missing odd token reads the last one again; its result is dropped.
-        let x: [&[BlockQ8_1]; MAX_TOKENS] = std::array::from_fn(|t| xs[t.min(n - 1)]);
         let mut all = [0f32; MAX_TOKENS];
         // SAFETY: forwarded from this function's contract.
         unsafe {
-            if pairs.len() == 2 {
-                pairs_n::<2>(w, [pairs[0], pairs[1]], &x, &mut all);
-            } else {
-                pairs_n::<1>(w, [pairs[0]], &x, &mut all);
+            match pairs.len() {
+                1 => pairs_n::<1>(w, [pairs[0]], sums, &mut all),
+                2 => pairs_n::<2>(w, [pairs[0], pairs[1]], sums, &mut all),
+                3 => pairs_n::<3>(w, [pairs[0], pairs[1], pairs[2]], sums, &mut all),
+                _ => pairs_n::<4>(w, [pairs[0], pairs[1], pairs[2], pairs[3]], sums, &mut all),
             }
         }
+        // A missing odd token was computed from a repeated row; its result is dropped.
+        let n = out.len().min(2 * pairs.len());
         out[..n].copy_from_slice(&all[..n]);
     }
 
     /// # Safety
-    /// As [`q4_1_pairs_vnni`], with exactly `NP` pairs and `2 * NP` rows in `x`.
+    /// As [`q4_1_pairs_vnni`], with exactly `NP` pairs.
     #[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
     #[inline]
     unsafe fn pairs_n<const NP: usize>(
         w: &[BlockQ4_1],
         pairs: [&[super::PairBlock]; NP],
-        x: &[&[BlockQ8_1]; MAX_TOKENS],
+        sums: &[[f32; MAX_TOKENS]],
         out: &mut [f32; MAX_TOKENS],
     ) {
         let mut acc = [_mm512_setzero_ps(); NP];
-        let mut summs = [0f32; MAX_TOKENS];
+        // Lane `t`: `summs[t] += m * s[t]`, a multiply then an add, as the scalar kernel.
+        let mut summs = _mm256_setzero_ps();
         let mask = _mm256_set1_epi8(0x0F);
         for (b, blk) in w.iter().enumerate() {
             // SAFETY: `qs` is 16 readable bytes; the load is unaligned.
@@ -345,17 +365,19 @@ mod x86 {
                 let f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), qw, xq));
                 acc[p] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), f, acc[p]);
             }
-            for t in 0..2 * NP {
-                // SAFETY: the caller guarantees every row of `x` has `w.len()` blocks.
-                summs[t] += blk.m * unsafe { x[t].get_unchecked(b) }.s;
-            }
+            // SAFETY: the caller guarantees `b < sums.len()`; an entry is 8 readable f32s.
+            let s = unsafe { _mm256_loadu_ps(sums.get_unchecked(b).as_ptr()) };
+            summs = _mm256_add_ps(summs, _mm256_mul_ps(_mm256_set1_ps(blk.m), s));
         }
+        let mut sm = [0f32; MAX_TOKENS];
+        // SAFETY: `sm` is 8 writable f32s; the store is unaligned.
+        unsafe { _mm256_storeu_ps(sm.as_mut_ptr(), summs) };
         for t in 0..2 * NP {
             let mut lanes = [0f32; 16];
             // SAFETY: `lanes` is 16 writable f32s; the store is unaligned.
             unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc[t / 2]) };
             let half: &[f32; 8] = lanes[(t % 2) * 8..][..8].try_into().expect("8 lanes");
-            out[t] = hsum8(half) + summs[t];
+            out[t] = hsum8(half) + sm[t];
         }
     }
 }
@@ -462,7 +484,7 @@ mod tests {
                 let w8 = q8_0_row(&mut r, nb);
                 let x0: Vec<_> = (0..n).map(|_| q8_0_row(&mut r, nb)).collect();
                 let refs0: Vec<&[BlockQ8_0]> = x0.iter().map(Vec::as_slice).collect();
-                let (mut want4, mut want8) = ([0f32; 4], [0f32; 4]);
+                let (mut want4, mut want8) = ([0f32; MAX_TOKENS], [0f32; MAX_TOKENS]);
                 q4_1_q8_1(Isa::portable(), &w4, &refs, &mut want4);
                 q8_0_q8_0(Isa::portable(), &w8, &refs0, &mut want8);
                 for t in 0..n {
@@ -473,7 +495,7 @@ mod tests {
                     assert!((f64::from(want8[t]) - naive).abs() < 1e-3, "q8_0 {nb}");
                 }
                 for &isa in &isas {
-                    let (mut got4, mut got8) = ([0f32; 4], [0f32; 4]);
+                    let (mut got4, mut got8) = ([0f32; MAX_TOKENS], [0f32; MAX_TOKENS]);
                     q4_1_q8_1(isa, &w4, &refs, &mut got4);
                     q8_0_q8_0(isa, &w8, &refs0, &mut got8);
                     for t in 0..n {
@@ -493,13 +515,14 @@ mod tests {
                 let w = q4_1_row(&mut r, nb);
                 let flat: Vec<BlockQ8_1> = (0..n).flat_map(|_| q8_1_row(&mut r, nb)).collect();
                 let paired = pair_blocks(&flat, nb, n);
+                let sums = group_sums(&flat, nb, n);
                 let xs: Vec<&[BlockQ8_1]> = flat.chunks(nb).collect();
                 let ps: Vec<&[PairBlock]> = paired.chunks(nb).collect();
-                let mut want = [0f32; 4];
+                let mut want = [0f32; MAX_TOKENS];
                 q4_1_q8_1(Isa::portable(), &w, &xs, &mut want);
                 for isa in Isa::supported() {
-                    let mut got = [0f32; 4];
-                    q4_1_q8_1_paired(isa, &w, &ps, &xs, &mut got);
+                    let mut got = [0f32; MAX_TOKENS];
+                    q4_1_q8_1_paired(isa, &w, &ps, &sums, &xs, &mut got[..n]);
                     for t in 0..n {
                         assert_eq!(got[t].to_bits(), want[t].to_bits(), "{} n={n}", isa.name());
                     }

@@ -26,6 +26,7 @@ pub struct Input<'a> {
     k: usize,
     q8_1: OnceLock<Vec<BlockQ8_1>>,
     q8_1_pairs: OnceLock<Vec<PairBlock>>,
+    q8_1_sums: OnceLock<Vec<[f32; MAX_TOKENS]>>,
     q8_0: OnceLock<Vec<BlockQ8_0>>,
 }
 
@@ -39,6 +40,7 @@ impl<'a> Input<'a> {
             k,
             q8_1: OnceLock::new(),
             q8_1_pairs: OnceLock::new(),
+            q8_1_sums: OnceLock::new(),
             q8_0: OnceLock::new(),
         }
     }
@@ -70,6 +72,11 @@ impl<'a> Input<'a> {
     fn q8_1_pairs(&self) -> &[PairBlock] {
         self.q8_1_pairs
             .get_or_init(|| dot::pair_blocks(self.q8_1(), self.k / QK, self.m))
+    }
+
+    fn q8_1_sums(&self) -> &[[f32; MAX_TOKENS]] {
+        self.q8_1_sums
+            .get_or_init(|| dot::group_sums(self.q8_1(), self.k / QK, self.m))
     }
 
     fn q8_0(&self) -> &[BlockQ8_0] {
@@ -178,12 +185,8 @@ impl Weight {
     pub fn from_qtensor(t: QTensor) -> candle_core::Result<Self> {
         let (rows, cols) = t.shape().dims2()?;
         let storage = match t.dtype() {
-            GgmlDType::Q4_1 if cols % QK == 0 => {
-                Storage::Q4_1(quant::parse_q4_1(&t.data()?))
-            }
-            GgmlDType::Q8_0 if cols % QK == 0 => {
-                Storage::Q8_0(quant::parse_q8_0(&t.data()?))
-            }
+            GgmlDType::Q4_1 if cols % QK == 0 => Storage::Q4_1(quant::parse_q4_1(&t.data()?)),
+            GgmlDType::Q8_0 if cols % QK == 0 => Storage::Q8_0(quant::parse_q8_0(&t.data()?)),
             GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => {
                 Storage::F32(t.dequantize(&Device::Cpu)?.flatten_all()?.to_vec1()?)
             }
@@ -236,22 +239,23 @@ impl Weight {
         let isa = Isa::detected();
         Some(match &self.storage {
             Storage::Q4_1(w) if m > 1 && isa.reads_pairs() => {
-                let (xs, ps) = (input.q8_1(), input.q8_1_pairs());
+                let (xs, ps, sums) = (input.q8_1(), input.q8_1_pairs(), input.q8_1_sums());
                 Box::new(move |r, t0, dst| {
-                    // Groups start at multiples of four tokens, so at whole pairs.
                     let x: [&[BlockQ8_1]; MAX_TOKENS] =
                         std::array::from_fn(|j| &xs[(t0 + j).min(m - 1) * nb..][..nb]);
-                    let p: [&[PairBlock]; 2] = std::array::from_fn(|j| {
-                        &ps[(t0 / 2 + j).min(m.div_ceil(2) - 1) * nb..][..nb]
-                    });
                     let n = dst.len();
-                    if t0 % 2 == 1 {
+                    // `fill` starts groups at multiples of MAX_TOKENS: whole pairs and sums.
+                    if t0 % MAX_TOKENS != 0 {
                         return dot::q4_1_q8_1(isa, &w[r * nb..(r + 1) * nb], &x[..n], dst);
                     }
+                    let p: [&[PairBlock]; MAX_TOKENS / 2] = std::array::from_fn(|j| {
+                        &ps[(t0 / 2 + j).min(m.div_ceil(2) - 1) * nb..][..nb]
+                    });
                     dot::q4_1_q8_1_paired(
                         isa,
                         &w[r * nb..(r + 1) * nb],
                         &p[..n.div_ceil(2)],
+                        &sums[t0 / MAX_TOKENS * nb..][..nb],
                         &x[..n],
                         dst,
                     );
