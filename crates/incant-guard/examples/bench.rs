@@ -1,10 +1,13 @@
 //! Throughput of `Guard::scan_inputs`: prompts per second, rules only and with embeddings.
 //!
-//! `cargo run --release -p incant-guard --example bench [-- --n 20000] [--models-dir DIR]`.
+//! `cargo run --release -p incant-guard --example bench [-- --n 20000] [--models-dir DIR]
+//! [--f32]` (the embedder runs in the guard's precision unless `--f32` asks for f32).
 //! The prompts are the evaluation set's texts (both splits, attacks and benign, short and
 //! long documents), cycled to `--n`; each configuration scans them in batches of 256, as
 //! `incant guard scan --jsonl` does.
 
+use incant_engine::embed::Precision;
+use incant_guard::guard::EMBEDDER_PRECISION;
 use incant_guard::metrics::{test_split, train_split};
 use incant_guard::{Guard, GuardConfig};
 use std::time::Instant;
@@ -13,6 +16,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut n = 20_000usize;
     let mut models = incant_models::models_dir(None);
+    let mut precision = EMBEDDER_PRECISION;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--n" => {
@@ -22,6 +26,7 @@ fn main() {
                     .expect("--n NUMBER")
             }
             "--models-dir" => models = args.next().expect("--models-dir DIR").into(),
+            "--f32" => precision = Precision::F32,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -36,12 +41,16 @@ fn main() {
 
     let rules = Guard::new(GuardConfig::default());
     bench("rules only", &rules, &texts);
-    match Guard::load_embedder(&models, "minilm") {
+    match Guard::load_embedder_with_precision(&models, "minilm", precision) {
         Ok(e) => {
             let guard = Guard::with_embedder(GuardConfig::default(), e).expect("corpus embeds");
             // Embeddings are ~100x slower: a tenth of the prompts is plenty for a rate.
             let k = (texts.len() / 10).max(256).min(texts.len());
-            bench("rules + embeddings", &guard, &texts[..k]);
+            bench(
+                &format!("rules + embeddings ({precision:?})"),
+                &guard,
+                &texts[..k],
+            );
         }
         Err(e) => println!("rules + embeddings: skipped ({e})"),
     }
@@ -59,7 +68,7 @@ fn bench(name: &str, guard: &Guard, texts: &[&str]) {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "{name:<20} {:>8.0} prompts/s  ({} prompts in {secs:.2} s, {flagged} flagged, {} threads available)",
+        "{name:<28} {:>8.0} prompts/s  ({} prompts in {secs:.2} s, {flagged} flagged, {} threads available)",
         texts.len() as f64 / secs,
         texts.len(),
         std::thread::available_parallelism().map_or(1, |p| p.get()),

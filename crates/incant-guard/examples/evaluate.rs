@@ -2,9 +2,12 @@
 //! AUC for rules only and, when MiniLM is installed, for rules plus embeddings.
 //!
 //! `cargo run --release -p incant-guard --example evaluate [-- --split train|test] [--misses]
-//! [--json FILE] [--models-dir DIR]`. `--misses` lists misclassified texts (use it on
-//! train only: the test split is for measuring, not tuning).
+//! [--json FILE] [--models-dir DIR] [--f32]`. `--misses` lists misclassified texts (use
+//! it on train only: the test split is for measuring, not tuning). The embedder runs in
+//! the guard's precision (`EMBEDDER_PRECISION`) unless `--f32` asks for f32.
 
+use incant_engine::embed::Precision;
+use incant_guard::guard::EMBEDDER_PRECISION;
 use incant_guard::metrics::{quality, test_split, train_split, Example, Quality};
 use incant_guard::{Guard, GuardConfig};
 use std::path::PathBuf;
@@ -15,12 +18,14 @@ fn main() {
     let mut misses = false;
     let mut json: Option<PathBuf> = None;
     let mut models = incant_models::models_dir(None);
+    let mut precision = EMBEDDER_PRECISION;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--split" => split = args.next().expect("--split train|test"),
             "--misses" => misses = true,
             "--json" => json = Some(args.next().expect("--json FILE").into()),
             "--models-dir" => models = args.next().expect("--models-dir DIR").into(),
+            "--f32" => precision = Precision::F32,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -33,10 +38,11 @@ fn main() {
     let rules = Guard::new(GuardConfig::default());
     let q = run("rules only", &rules, &examples, misses);
     report.insert("rules".into(), serde_json::to_value(q).unwrap());
-    match Guard::load_embedder(&models, "minilm") {
+    match Guard::load_embedder_with_precision(&models, "minilm", precision) {
         Ok(e) => {
             let guard = Guard::with_embedder(GuardConfig::default(), e).expect("corpus embeds");
-            let q = run("rules + embeddings", &guard, &examples, misses);
+            let name = format!("rules + embeddings ({precision:?})");
+            let q = run(&name, &guard, &examples, misses);
             report.insert("rules_embeddings".into(), serde_json::to_value(q).unwrap());
         }
         Err(e) => println!("rules + embeddings: skipped ({e})"),
@@ -54,7 +60,7 @@ fn run(name: &str, guard: &Guard, examples: &[Example], misses: bool) -> Quality
     let scores: Vec<f32> = scans.iter().map(|s| s.score).collect();
     let q = quality(examples, &scores, guard.config().threshold);
     println!(
-        "{name:<20} n={}+{}  TPR {:.3}  FPR {:.3}  ROC AUC {:.3}  (TPR at FPR<=0.05: {:.3}, threshold {})",
+        "{name:<28} n={}+{}  TPR {:.3}  FPR {:.3}  ROC AUC {:.3}  (TPR at FPR<=0.05: {:.3}, threshold {})",
         q.positives, q.negatives, q.tpr, q.fpr, q.roc_auc, q.tpr_at_fpr_05, q.threshold
     );
     // Share flagged per category: recall for attack families, false-positive rate for

@@ -86,6 +86,10 @@ const WINDOW_CHARS: usize = 400;
 /// Windows embedded per text at most.
 const MAX_WINDOWS: usize = 8;
 
+/// Texts per forward pass. The native encoder does not pad, so a batch costs what its
+/// tokens cost; larger batches only mean fewer, better-filled parallel steps.
+const BATCH_SIZE: usize = 64;
+
 /// An embedder with the corpus embedded.
 pub struct EmbeddingIndex {
     embedder: SentenceEmbedder,
@@ -98,7 +102,9 @@ pub struct EmbeddingIndex {
 impl EmbeddingIndex {
     /// Embeds `corpus` with `embedder`.
     pub fn new(embedder: SentenceEmbedder, corpus: Corpus) -> Result<Self, GuardError> {
-        let opts = EmbedOptions { batch_size: 16 };
+        let opts = EmbedOptions {
+            batch_size: BATCH_SIZE,
+        };
         let a: Vec<&str> = corpus.attacks.iter().map(|e| e.text.as_str()).collect();
         let b: Vec<&str> = corpus.benign.iter().map(|e| e.text.as_str()).collect();
         let attacks = embedder.embed(&a, opts)?;
@@ -108,7 +114,7 @@ impl EmbeddingIndex {
             corpus,
             attacks,
             benign,
-            batch_size: 16,
+            batch_size: BATCH_SIZE,
         })
     }
 

@@ -4,8 +4,10 @@
 //! (written by `cargo run --release -p incant-guard --example evaluate -- --json
 //! crates/incant-guard/data/eval/metrics.json`) no longer describe the code.
 
+use incant_engine::embed::{cosine, Precision};
+use incant_guard::guard::EMBEDDER_PRECISION;
 use incant_guard::metrics::{quality, test_split, Quality};
-use incant_guard::{Guard, GuardConfig, Secret};
+use incant_guard::{Corpus, Guard, GuardConfig, Secret};
 use std::path::PathBuf;
 
 fn measure(guard: &Guard) -> Quality {
@@ -72,6 +74,41 @@ fn rules_and_embeddings_meet_the_target_on_held_out_texts() {
     let live = measure(&guard);
     assert_target(&live);
     assert_same(&live, &committed("rules_embeddings"), 0.01);
+}
+
+#[test]
+fn the_guards_bfloat16_vectors_stay_close_to_f32_ones() {
+    // The guard embeds in bfloat16 (twice as fast); its corpus and inputs must land where
+    // f32 puts them, or the measured quality would not carry over.
+    let dir = models_dir();
+    let fast = Guard::load_embedder(&dir, "minilm").unwrap();
+    assert_eq!(fast.precision(), EMBEDDER_PRECISION);
+    let exact = Guard::load_embedder_with_precision(&dir, "minilm", Precision::F32).unwrap();
+    assert_eq!(exact.precision(), Precision::F32);
+    let corpus = Corpus::builtin();
+    let examples = test_split();
+    let texts: Vec<&str> = corpus
+        .attacks
+        .iter()
+        .chain(&corpus.benign)
+        .map(|e| e.text.as_str())
+        .chain(examples.iter().map(|e| e.text.as_str()))
+        .collect();
+    let opts = incant_engine::EmbedOptions { batch_size: 64 };
+    let (a, b) = (
+        fast.embed(&texts, opts).unwrap(),
+        exact.embed(&texts, opts).unwrap(),
+    );
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(a, b)| cosine(a, b))
+        .fold(1f32, f32::min);
+    eprintln!(
+        "bfloat16 vs f32: worst cosine {worst:.5} over {} texts",
+        texts.len()
+    );
+    assert!(worst >= 0.9995, "worst cosine {worst}");
 }
 
 #[test]
