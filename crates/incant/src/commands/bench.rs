@@ -1,6 +1,8 @@
 //! `incant bench engine`: the figures the engine is judged by.
 //!
-//! Decode tokens/s (greedy, exactly N tokens after a ~20-token prompt), prefill tokens/s
+//! Decode tokens/s (greedy, exactly N tokens after a ~20-token prompt), batched decoding
+//! (eight such sequences stepped together: aggregate tokens/s and its ratio to one sequence,
+//! what a server's batching buys), prefill tokens/s
 //! (one prompt of exactly N tokens), embedding sentences/s (batched), load times and the
 //! process's peak resident memory. Each measurement is repeated and the best run is kept,
 //! as llama-bench does. `scripts/bench-engine` runs the peers on the same inputs.
@@ -10,7 +12,7 @@ use crate::cli::BenchEngineArgs;
 use crate::report::input_error;
 use anyhow::Result;
 use incant_engine::generate::GenerateRequest;
-use incant_engine::llama::{KvCache, Logits};
+use incant_engine::llama::{argmax, KvCache, Logits};
 use incant_engine::{EmbedOptions, SamplingParams};
 use std::path::Path;
 use std::process::ExitCode;
@@ -92,6 +94,31 @@ pub fn engine(models_dir: &Path, args: BenchEngineArgs) -> Result<ExitCode> {
         first_token_ms = first_token_ms.min(g.timings.prefill_ms);
     }
 
+    // Batched decoding: eight sequences step together, as the server batches them; the
+    // aggregate rate against one sequence's is what batching buys.
+    const BATCH: usize = 8;
+    let mut batch = 0f64;
+    for _ in 0..args.repeat {
+        let llama = chat.llama();
+        let mut caches: Vec<KvCache> = (0..BATCH).map(|_| KvCache::default()).collect();
+        let mut toks = Vec::with_capacity(BATCH);
+        for cache in caches.iter_mut() {
+            let logits = llama.forward(&prompt, cache, Logits::Last)?;
+            toks.push(argmax(&logits));
+        }
+        let t = Instant::now();
+        for _ in 0..args.decode_tokens {
+            let mut steps: Vec<(u32, &mut KvCache)> =
+                toks.iter().copied().zip(caches.iter_mut()).collect();
+            let logits = llama.forward_batch(&mut steps)?;
+            toks = logits
+                .chunks_exact(logits.len() / BATCH)
+                .map(argmax)
+                .collect();
+        }
+        batch = batch.max((BATCH * args.decode_tokens) as f64 / t.elapsed().as_secs_f64());
+    }
+
     // Prefill: one prompt of exactly `prefill_tokens` tokens.
     let mut ids = Vec::new();
     while ids.len() < args.prefill_tokens {
@@ -149,6 +176,8 @@ pub fn engine(models_dir: &Path, args: BenchEngineArgs) -> Result<ExitCode> {
             "decode_prompt_tokens": prompt.len(),
             "decode_tokens": args.decode_tokens,
             "decode_tokens_per_s": r1(decode),
+            "batch8_decode_tokens_per_s": r1(batch),
+            "batch8_speedup": (batch / decode * 100.0).round() / 100.0,
             "first_token_ms": r1(first_token_ms),
             "prefill_tokens": ids.len(),
             "prefill_tokens_per_s": r1(prefill),
@@ -173,6 +202,12 @@ pub fn engine(models_dir: &Path, args: BenchEngineArgs) -> Result<ExitCode> {
             "  {:<28} {:>10.1} tok/s",
             format!("decode {} tokens", args.decode_tokens),
             decode
+        );
+        println!(
+            "  {:<28} {:>10.1} tok/s ({:.2}x one)",
+            format!("decode x{BATCH} (aggregate)"),
+            batch,
+            batch / decode
         );
         println!(
             "  {:<28} {:>10.1} ms",
