@@ -204,9 +204,10 @@ fn ttft(addr: SocketAddr, users: usize, per_user: usize, typing: bool) {
                     } else {
                         context(u * 1000 + k, 0)
                     };
-                    let body = json!({"inputs": {"prefix": prefix, "suffix": " and so they waited."},
+                    let body =
+                        json!({"inputs": {"prefix": prefix, "suffix": " and so they waited."},
                                       "stream": true, "max_tokens": 12})
-                    .to_string();
+                        .to_string();
                     let t = Instant::now();
                     c.send("/v1/prompts/complete", &body);
                     let (status, _, chunked) = c.head();
