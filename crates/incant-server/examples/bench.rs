@@ -166,7 +166,7 @@ fn uncached(addr: SocketAddr, n: usize) {
     }
     println!("uncached requests one at a time (capital, 4 new tokens):");
     summary("client latency", total);
-    summary("engine time (prefill + decode)", engine);
+    summary("engine time (engine thread, job taken to done)", engine);
     summary("server overhead (client latency - engine time)", overhead);
 }
 

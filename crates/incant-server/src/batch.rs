@@ -16,6 +16,7 @@ use incant_engine::generate::{GenerateRequest, PromptCache, Sequence};
 use incant_engine::{ChatMessage, ChatModel, EngineError, FinishReason, Generation};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
@@ -28,6 +29,9 @@ struct Live {
     item: LocalJob,
     seq: Sequence,
     queue_ms: f64,
+    /// When the engine took the job: its engine time runs from here (prompt cache
+    /// look-up and copies, reading, decoding steps shared with other sequences).
+    picked: Instant,
 }
 
 impl Live {
@@ -68,7 +72,8 @@ pub(crate) fn engine_loop(
                 stats.depth.fetch_sub(1, Ordering::Relaxed);
                 continue;
             }
-            let queue_ms = item.enqueued.elapsed().as_secs_f64() * 1e3;
+            let picked = Instant::now();
+            let queue_ms = picked.duration_since(item.enqueued).as_secs_f64() * 1e3;
             match start(&model, &item, &mut cache) {
                 Ok(seq) => {
                     let reused = seq.reused_tokens() as u64;
@@ -79,6 +84,7 @@ pub(crate) fn engine_loop(
                     stats.prompt_tokens_read.fetch_add(read, Ordering::Relaxed);
                     live.push(Live {
                         queue_ms,
+                        picked,
                         item,
                         seq,
                     })
@@ -125,7 +131,11 @@ pub(crate) fn engine_loop(
                     }
                 });
                 cache.put(prefix);
-                let _ = l.item.reply.send(Ok(output(generation, l.queue_ms)));
+                let engine_ms = l.picked.elapsed().as_secs_f64() * 1e3;
+                let _ = l
+                    .item
+                    .reply
+                    .send(Ok(output(generation, l.queue_ms, engine_ms)));
                 stats.depth.fetch_sub(1, Ordering::Relaxed);
             } else {
                 i += 1;
@@ -178,7 +188,7 @@ fn start(
     Ok(seq)
 }
 
-fn output(out: Generation, queue_ms: f64) -> GenOutput {
+fn output(out: Generation, queue_ms: f64, engine_ms: f64) -> GenOutput {
     GenOutput {
         prompt_tokens: out.prompt_tokens,
         completion_tokens: out.token_ids.len(),
@@ -188,7 +198,7 @@ fn output(out: Generation, queue_ms: f64) -> GenOutput {
         },
         text: out.text,
         cost: Some(0.0),
-        engine_ms: out.timings.prefill_ms + out.timings.decode_ms,
+        engine_ms,
         prefill_ms: out.timings.prefill_ms,
         queue_ms,
     }

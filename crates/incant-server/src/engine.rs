@@ -60,7 +60,8 @@ pub struct GenOutput {
     pub finish_reason: &'static str,
     /// Dollars, when known.
     pub cost: Option<f64>,
-    /// Time the model itself took, ms (prefill + decode for local models).
+    /// Time the backend spent on the job, ms (local models: from the engine thread taking
+    /// it, prompt cache included, to its end; decoding steps are shared with other jobs).
     pub engine_ms: f64,
     /// Of which reading the prompt (local models; 0 for others).
     pub prefill_ms: f64,
