@@ -23,6 +23,7 @@ pub mod generate;
 pub mod gguf;
 pub mod kernels;
 pub mod llama;
+pub mod pool;
 pub mod rng;
 pub mod sampling;
 

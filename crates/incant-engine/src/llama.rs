@@ -16,7 +16,6 @@ use crate::kernels::ops::{self, Heads, LayerCache};
 use crate::{bad_model, EngineError};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use rayon::prelude::*;
 use std::sync::Arc;
 
 /// The hyper-parameters of a llama model, from GGUF metadata.
@@ -450,11 +449,10 @@ impl Llama {
                     ops::attention(&q[r0 * qd..(r0 + n) * qd], layer, pos, heads, out);
                 };
             if groups.len() > 1 {
-                groups
-                    .par_iter_mut()
-                    .zip(spans.par_iter())
-                    .zip(outs.into_par_iter())
-                    .for_each(|(((cache, _), &span), out)| one(cache, span, out));
+                let mut work: Vec<_> = groups.iter_mut().zip(&spans).zip(outs).collect();
+                crate::pool::for_each_mut(&mut work, |_, (((cache, _), span), out)| {
+                    one(cache, **span, out)
+                });
             } else {
                 for (((cache, _), &span), out) in groups.iter_mut().zip(&spans).zip(outs) {
                     one(cache, span, out);

@@ -20,6 +20,8 @@
 #![allow(unsafe_code)]
 
 use super::expf::expf;
+#[cfg(target_arch = "x86_64")]
+use super::expf::expf_avx512;
 
 /// Which implementation runs: the caller's CPU decides, tests force each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,71 +162,6 @@ fn attend_body(
             }
         }
     }
-}
-
-// The constants of `expf` (`super::expf`), bit for bit; a test checks the vector `exp`
-// against it on every path.
-#[cfg(target_arch = "x86_64")]
-mod exp_consts {
-    pub const SHIFT: f32 = 12_582_912.0;
-    pub const LOG2E: f32 = f32::from_bits(0x3FB8_AA3B);
-    pub const LN2_HI: f32 = f32::from_bits(0x3F31_7200);
-    pub const LN2_LO: f32 = f32::from_bits(0x35BF_BE8E);
-    pub const C1: f32 = f32::from_bits(0x3F7F_FFF6);
-    pub const C2: f32 = f32::from_bits(0x3EFF_FEDB);
-    pub const C3: f32 = f32::from_bits(0x3E2A_AF33);
-    pub const C4: f32 = f32::from_bits(0x3D2B_9F17);
-    pub const C5: f32 = f32::from_bits(0x3C07_2010);
-}
-
-/// [`expf`] on sixteen lanes: the same operations in the same order, bit for bit. With
-/// `SUBNORMAL = false` results below `2^-126` may differ from [`expf`]'s in the last bits
-/// (callers that clamp their inputs above -87 never see them).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn expf_avx512<const SUBNORMAL: bool>(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
-    use exp_consts::*;
-    use std::arch::x86_64::*;
-    let z = _mm512_fmadd_ps(x, _mm512_set1_ps(LOG2E), _mm512_set1_ps(SHIFT));
-    let n = _mm512_sub_ps(z, _mm512_set1_ps(SHIFT));
-    let neg_n = _mm512_sub_ps(_mm512_setzero_ps(), n);
-    let b = _mm512_fmadd_ps(
-        neg_n,
-        _mm512_set1_ps(LN2_LO),
-        _mm512_fmadd_ps(neg_n, _mm512_set1_ps(LN2_HI), x),
-    );
-    let u = _mm512_mul_ps(b, b);
-    let lo = _mm512_fmadd_ps(_mm512_set1_ps(C1), b, _mm512_set1_ps(1.0));
-    let mid = _mm512_fmadd_ps(_mm512_set1_ps(C3), b, _mm512_set1_ps(C2));
-    let hi = _mm512_fmadd_ps(_mm512_set1_ps(C5), b, _mm512_set1_ps(C4));
-    let j = _mm512_fmadd_ps(_mm512_fmadd_ps(hi, u, mid), u, lo);
-    // `j · 2^n` as the scalar `scalef` computes it: in one step inside the normal range,
-    // in two below and above it (the first product rounds when it is subnormal).
-    let one = _mm512_set1_ps(1.0);
-    let mut scaled = _mm512_scalef_ps(j, n);
-    if !SUBNORMAL {
-        return scaled;
-    }
-    let low = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(n, _mm512_set1_ps(-126.0));
-    let two_step_low = _mm512_mul_ps(
-        _mm512_mul_ps(j, _mm512_set1_ps(f32::from_bits(1 << 23))),
-        _mm512_scalef_ps(one, _mm512_add_ps(n, _mm512_set1_ps(126.0))),
-    );
-    scaled = _mm512_mask_blend_ps(low, scaled, two_step_low);
-    let high = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(n, _mm512_set1_ps(127.0));
-    let two_step_high = _mm512_mul_ps(
-        _mm512_mul_ps(j, _mm512_set1_ps(2f32.powi(127))),
-        _mm512_scalef_ps(one, _mm512_sub_ps(n, _mm512_set1_ps(127.0))),
-    );
-    scaled = _mm512_mask_blend_ps(high, scaled, two_step_high);
-    // |n| <= 192: the scaled value; beyond, infinity for n > 0 and zero otherwise (NaN
-    // compares false both times, giving zero as the scalar version does).
-    let abs_n = _mm512_abs_ps(n);
-    let in_range = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(abs_n, _mm512_set1_ps(192.0));
-    let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(n, _mm512_setzero_ps());
-    let outside = _mm512_maskz_mov_ps(positive, _mm512_set1_ps(f32::INFINITY));
-    _mm512_mask_blend_ps(in_range, outside, scaled)
 }
 
 #[cfg(target_arch = "x86_64")]

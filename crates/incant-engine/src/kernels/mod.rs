@@ -7,15 +7,17 @@
 //! KV cache in f16, and rounds the query and the attention weights to f16 before the two
 //! attention products. To give the same tokens as llama.cpp, incant does the same:
 //!
-//! - [`quant`]: GGUF block formats, activation quantisation, block dot products.
+//! - [`quant`]: GGUF block formats, activation quantisation, block dot products (the
+//!   definitions every faster path must reproduce bit for bit).
+//! - [`dot`]: the same dot products on AVX2 and AVX-512 VNNI, chosen at run time: one row
+//!   against one token (decoding), and blocks of rows against up to eight tokens (prefill,
+//!   batches of sequences).
 //! - [`matmul`]: weight matrices (native Q4_1/Q8_0/F32, or candle's kernels for any other
-//!   GGUF type) times a batch of activation rows, parallel over output rows.
+//!   GGUF type) times activation rows, split between the threads of [`crate::pool`].
 //! - [`ops`]: RMSNorm, rotary embeddings, SwiGLU, f16-rounded attention.
-//!
+//! - [`expf`]: ggml's `exp`, scalar and AVX-512, for SiLU and softmax.
+//! - [`gemm`], [`encoder`]: the f32/bf16 products, GELU and attention of the BERT encoder.
 //! - [`simd`]: runs the same code compiled for AVX2/FMA when the CPU has them.
-//!
-//! The kernels are portable Rust that the compiler vectorises; hand-written intrinsics are
-//! the next step (issue "the local engine faster than llama.cpp").
 
 pub mod dot;
 pub mod encoder;

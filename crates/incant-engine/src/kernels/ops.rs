@@ -1,7 +1,6 @@
 //! The non-matmul operations of a llama layer, with ggml's rounding.
 
 use half::f16;
-use rayon::prelude::*;
 
 /// RMSNorm times a weight, row by row (`ggml_rms_norm` then `ggml_mul`): the sum of squares
 /// in f64, the scale `1 / sqrt(mean + eps)` in f32.
@@ -41,11 +40,7 @@ pub fn rope_head(head: &mut [f32], cos: &[f32], sin: &[f32]) {
 
 /// `silu(gate) * up`, in place in `gate`.
 pub fn swiglu(gate: &mut [f32], up: &[f32]) {
-    super::simd::run(|| {
-        for (g, &u) in gate.iter_mut().zip(up) {
-            *g = super::expf::silu(*g) * u;
-        }
-    });
+    super::expf::swiglu(gate, up);
 }
 
 /// The keys and values of one sequence, rounded to f16 as llama.cpp's default cache is
@@ -133,6 +128,51 @@ impl SumOrder {
         }
     }
 
+    /// [`Self::finish`] of every dimension at once: `acc` holds `used` slot rows of `hd`
+    /// dimensions (the slots after them are zero), and the same additions run in the same
+    /// order, a whole row of dimensions at a time. A missing (zero) row is skipped rather
+    /// than added: `x + 0 = x` for every partial sum here, as they start at `+0` and
+    /// accumulate products of f16 values, which never round to `-0`.
+    fn finish_rows(
+        self,
+        acc: &[f32],
+        used: usize,
+        hd: usize,
+        lanes: &mut Vec<f32>,
+        dst: &mut [f32],
+    ) {
+        lanes.clear();
+        lanes.resize(17 * hd, 0.0);
+        let (rows, tmp) = lanes.split_at_mut(16 * hd);
+        let slot = |s: usize| (s < used).then(|| &acc[s * hd..(s + 1) * hd]);
+        let mut have = [false; 16];
+        for (l, have) in have.iter_mut().enumerate() {
+            let row = &mut rows[l * hd..(l + 1) * hd];
+            *have = match self {
+                // (acc(l) + acc(32 + l)) + (acc(16 + l) + acc(48 + l))
+                Self::Vector => {
+                    let left = sum_rows(slot(l), slot(32 + l), row);
+                    let right = sum_rows(slot(16 + l), slot(48 + l), tmp);
+                    add_row(row, left, &*tmp, right)
+                }
+                Self::Tiled => sum_rows(slot(l), None, row),
+            };
+        }
+        // reduce16, row-wise: lanes i + 8 onto i, then i + 4 onto i, i + 2, i + 1.
+        for half in [8, 4, 2, 1] {
+            for i in 0..half {
+                let (lo, hi) = rows.split_at_mut((i + half) * hd);
+                let src = &hi[..hd];
+                have[i] = add_row(&mut lo[i * hd..(i + 1) * hd], have[i], src, have[i + half]);
+            }
+        }
+        if have[0] {
+            dst.copy_from_slice(&rows[..hd]);
+        } else {
+            dst.fill(0.0);
+        }
+    }
+
     /// `a · b` summed in this order (`a` and `b` hold f16-representable values).
     #[inline(always)]
     fn dot(self, a: &[f32], b: &[f32]) -> f32 {
@@ -141,6 +181,32 @@ impl SumOrder {
             Self::Tiled => self.finish(slotted::<16>(a, b)),
         }
     }
+}
+
+/// `dst = a + b` for rows that may be missing (zero); returns whether `dst` holds a row.
+#[inline(always)]
+fn sum_rows(a: Option<&[f32]>, b: Option<&[f32]>, dst: &mut [f32]) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            for ((d, x), y) in dst.iter_mut().zip(a).zip(b) {
+                *d = x + y;
+            }
+        }
+        (Some(a), None) | (None, Some(a)) => dst.copy_from_slice(a),
+        (None, None) => return false,
+    }
+    true
+}
+
+/// `dst += src` for rows that may be missing; returns whether `dst` now holds a row.
+#[inline(always)]
+fn add_row(dst: &mut [f32], have_dst: bool, src: &[f32], have_src: bool) -> bool {
+    match (have_dst, have_src) {
+        (true, true) => dst.iter_mut().zip(src).for_each(|(d, s)| *d += s),
+        (false, true) => dst.copy_from_slice(src),
+        _ => {}
+    }
+    have_dst || have_src
 }
 
 /// Partial sums of `a · b` in `S` slots: slot `s` accumulates elements `s, s + S, ...` with
@@ -176,20 +242,37 @@ pub fn attention(q: &[f32], cache: &LayerCache, pos: usize, h: Heads, out: &mut 
     } else {
         SumOrder::Tiled
     };
-    let one = |(idx, dst): (usize, &mut [f32])| {
-        super::simd::run(|| head(q, cache, pos, h, order, idx, dst))
+    let heads = out.len() / h.head_dim;
+    let run = |first: usize, dst: &mut [f32]| {
+        super::simd::run(|| {
+            let mut scratch = Scratch::default();
+            for (i, d) in dst.chunks_mut(h.head_dim).enumerate() {
+                head(q, cache, pos, h, order, first + i, d, &mut scratch);
+            }
+        })
     };
-    // A short step (one token over a short cache) is cheaper than waking another thread.
-    let work = (out.len() / h.head_dim) * (pos + q.len() / row);
+    // A short step (one token over a short cache) is cheaper than a hand-off.
+    let work = heads * (pos + q.len() / row);
     if work < 4096 {
-        out.chunks_mut(h.head_dim).enumerate().for_each(one);
+        run(0, out);
     } else {
-        out.par_chunks_mut(h.head_dim).enumerate().for_each(one);
+        let per = heads.div_ceil(4 * crate::pool::Pool::global().threads());
+        crate::pool::for_each_chunk_mut(out, per * h.head_dim, |c, dst| run(c * per, dst));
     }
+}
+
+/// Buffers one thread reuses from head to head.
+#[derive(Default)]
+struct Scratch {
+    q16: Vec<f32>,
+    scores: Vec<f32>,
+    acc: Vec<f32>,
+    lanes: Vec<f32>,
 }
 
 /// One query head of one token.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn head(
     q: &[f32],
     cache: &LayerCache,
@@ -198,21 +281,25 @@ fn head(
     order: SumOrder,
     idx: usize,
     dst: &mut [f32],
+    scratch: &mut Scratch,
 ) {
+    let Scratch {
+        q16,
+        scores,
+        acc,
+        lanes,
+    } = scratch;
     let (hd, nkv) = (h.head_dim, h.n_kv_head);
     let row = h.n_head * hd;
     let scale = 1.0 / (hd as f32).sqrt();
     let (t, head) = (idx / h.n_head, idx % h.n_head);
     let kvh = head / (h.n_head / nkv);
-    let q16: Vec<f32> = q[t * row + head * hd..t * row + (head + 1) * hd]
-        .iter()
-        .map(|&v| round_f16(v))
-        .collect();
+    q16.clear();
+    q16.extend(q[t * row + head * hd..][..hd].iter().map(|&v| round_f16(v)));
     let n_kv = pos + t + 1;
     let at = |j: usize| (j * nkv + kvh) * hd;
-    let mut scores: Vec<f32> = (0..n_kv)
-        .map(|j| order.dot(&q16, &cache.k[at(j)..at(j) + hd]) * scale)
-        .collect();
+    scores.clear();
+    scores.extend((0..n_kv).map(|j| order.dot(q16, &cache.k[at(j)..at(j) + hd]) * scale));
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f64;
     for chunk in scores.chunks_mut(16) {
@@ -225,9 +312,12 @@ fn head(
     }
     let inv = (1.0 / sum) as f32;
     // V·p, position by position: slot `j % slots` of every output dimension accumulates in
-    // increasing `j`, the same sequence of fused multiply-adds as a dot product per dimension.
+    // increasing `j`, the same sequence of fused multiply-adds as a dot product per
+    // dimension. Slots no position reaches stay out (they would only add zeros).
     let slots = order.slots();
-    let mut acc = vec![0f32; slots * hd];
+    let used = n_kv.min(slots);
+    acc.clear();
+    acc.resize(used * hd, 0.0);
     for (j, s) in scores.iter().enumerate() {
         let p = round_f16(s * inv);
         let slot = &mut acc[(j % slots) * hd..(j % slots + 1) * hd];
@@ -235,9 +325,7 @@ fn head(
             *a = p.mul_add(*v, *a);
         }
     }
-    for (d, o) in dst.iter_mut().enumerate() {
-        *o = order.finish(|s| acc[s * hd + d]);
-    }
+    order.finish_rows(acc, used, hd, lanes, dst);
 }
 
 #[cfg(test)]
@@ -258,6 +346,27 @@ mod tests {
         let mut head = [1.0, 2.0, 3.0, 4.0];
         rope_head(&mut head, &c, &s);
         assert_eq!(head, [1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn row_wise_finish_gives_the_bits_of_the_per_dimension_one() {
+        let hd = 8;
+        let mut seed = 1u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.0
+        };
+        for order in [SumOrder::Vector, SumOrder::Tiled] {
+            for used in 1..=order.slots() {
+                let acc: Vec<f32> = (0..used * hd).map(|_| next()).collect();
+                let mut got = vec![f32::NAN; hd];
+                order.finish_rows(&acc, used, hd, &mut Vec::new(), &mut got);
+                for (d, g) in got.iter().enumerate() {
+                    let want = order.finish(|s| if s < used { acc[s * hd + d] } else { 0.0 });
+                    assert_eq!(g.to_bits(), want.to_bits(), "{order:?} used={used} d={d}");
+                }
+            }
+        }
     }
 
     #[test]

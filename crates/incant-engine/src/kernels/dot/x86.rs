@@ -1,0 +1,322 @@
+//! The x86 paths of [`super`]: AVX2 (`vpmaddubsw` + `vpmaddwd`) and AVX-512 VNNI
+//! (`vpdpbusd`), each a function compiled for its instruction set.
+
+// Every function here is compiled for an instruction set that `Isa::supported` verified
+// before any is called, and loads blocks through raw pointers; each block says why.
+#![allow(unsafe_code)]
+
+use super::super::quant::{hsum8, BlockQ4_1, BlockQ8_0, BlockQ8_1};
+use super::{Strides, MAX_TOKENS};
+use std::arch::x86_64::*;
+
+/// Sums of four u8 x i8 products per i32 lane (`vpmaddubsw` cannot saturate here: the
+/// unsigned side is at most 128 and the signed side at least -127 in magnitude).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn isum_avx2(u: __m256i, s: __m256i) -> __m256i {
+    _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1))
+}
+
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+#[inline]
+fn isum_vnni(u: __m256i, s: __m256i) -> __m256i {
+    _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s)
+}
+
+/// The eight lanes summed in ggml's order.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn reduce(acc: __m256) -> f32 {
+    let mut lanes = [0f32; 8];
+    // SAFETY: `lanes` is 8 writable f32s; the store is unaligned.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    hsum8(&lanes)
+}
+
+/// Runs `row_kernel` on each weight row of `w` (`nb` blocks each) and writes its first `n`
+/// results through the strides.
+#[inline(always)]
+fn each_row<W>(
+    w: &[W],
+    nb: usize,
+    n: usize,
+    out: &mut [f32],
+    s: Strides,
+    mut row_kernel: impl FnMut(&[W], &mut [f32; MAX_TOKENS]),
+) {
+    let mut tmp = [0f32; MAX_TOKENS];
+    for (i, row) in w.chunks_exact(nb).enumerate() {
+        row_kernel(row, &mut tmp);
+        for (t, v) in tmp[..n].iter().enumerate() {
+            out[i * s.row + t * s.token] = *v;
+        }
+    }
+}
+
+macro_rules! kernels {
+    (
+        $q4:ident, $q8:ident, $q4rows:ident, $q8rows:ident, $q4block:ident, $q8block:ident,
+        $features:literal, $isum:ident
+    ) => {
+        /// Q4_1 x Q8_1 for up to four activation rows.
+        ///
+        /// # Safety
+        /// The CPU must support the enabled features.
+        #[target_feature(enable = $features)]
+        #[inline]
+        pub(super) unsafe fn $q4(w: &[BlockQ4_1], xs: &[&[BlockQ8_1]], out: &mut [f32]) {
+            let n = xs.len();
+            let mut acc = [_mm256_setzero_ps(); MAX_TOKENS];
+            let mut summs = [0f32; MAX_TOKENS];
+            let mask = _mm256_set1_epi8(0x0F);
+            for (b, blk) in w.iter().enumerate() {
+                // SAFETY: `qs` is 16 readable bytes; the load is unaligned.
+                let q = unsafe { _mm_loadu_si128(blk.qs.as_ptr().cast()) };
+                // Low nibbles are values 0..16, high nibbles 16..32.
+                let qw = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), mask);
+                for t in 0..n {
+                    let x = &xs[t][b];
+                    summs[t] += blk.m * x.s;
+                    let d = _mm256_set1_ps(blk.d * x.d);
+                    // SAFETY: `x.qs` is 32 readable bytes; the load is unaligned.
+                    let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
+                    let p = _mm256_cvtepi32_ps($isum(qw, qx));
+                    acc[t] = _mm256_fmadd_ps(d, p, acc[t]);
+                }
+            }
+            for t in 0..n {
+                out[t] = reduce(acc[t]) + summs[t];
+            }
+        }
+
+        /// Q8_0 x Q8_0 for up to four activation rows.
+        ///
+        /// # Safety
+        /// The CPU must support the enabled features.
+        #[target_feature(enable = $features)]
+        #[inline]
+        pub(super) unsafe fn $q8(w: &[BlockQ8_0], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
+            let n = xs.len();
+            let mut acc = [_mm256_setzero_ps(); MAX_TOKENS];
+            for (b, blk) in w.iter().enumerate() {
+                // SAFETY: `qs` is 32 readable bytes; the load is unaligned.
+                let qw = unsafe { _mm256_loadu_si256(blk.qs.as_ptr().cast()) };
+                // |w| times x with w's sign: the same products, unsigned on one side.
+                let aw = _mm256_sign_epi8(qw, qw);
+                for t in 0..n {
+                    let x = &xs[t][b];
+                    let d = _mm256_set1_ps(blk.d * x.d);
+                    // SAFETY: `x.qs` is 32 readable bytes; the load is unaligned.
+                    let qx = unsafe { _mm256_loadu_si256(x.qs.as_ptr().cast()) };
+                    let p = _mm256_cvtepi32_ps($isum(aw, _mm256_sign_epi8(qx, qw)));
+                    acc[t] = _mm256_fmadd_ps(d, p, acc[t]);
+                }
+            }
+            for t in 0..n {
+                out[t] = reduce(acc[t]);
+            }
+        }
+
+        /// Q4_1 x Q8_1, one activation row against consecutive weight rows, row after
+        /// row (rows side by side, sharing each activation load, measured slower: the
+        /// weights come from memory, and one stream per thread is what it reads best).
+        ///
+        /// # Safety
+        /// The CPU must support the enabled features; `w.len() == out.len() * x.len()`.
+        #[target_feature(enable = $features)]
+        pub(super) unsafe fn $q4rows(w: &[BlockQ4_1], x: &[BlockQ8_1], out: &mut [f32]) {
+            let mask = _mm256_set1_epi8(0x0F);
+            for (o, row) in out.iter_mut().zip(w.chunks_exact(x.len())) {
+                let mut acc = _mm256_setzero_ps();
+                let mut summs = 0f32;
+                for (blk, xb) in row.iter().zip(x) {
+                    summs += blk.m * xb.s;
+                    // SAFETY: `qs` is 16 readable bytes; the load is unaligned.
+                    let q = unsafe { _mm_loadu_si128(blk.qs.as_ptr().cast()) };
+                    let qw = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), mask);
+                    // SAFETY: `qs` is 32 readable bytes; the load is unaligned.
+                    let qx = unsafe { _mm256_loadu_si256(xb.qs.as_ptr().cast()) };
+                    let d = _mm256_set1_ps(blk.d * xb.d);
+                    acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps($isum(qw, qx)), acc);
+                }
+                *o = reduce(acc) + summs;
+            }
+        }
+
+        /// Q8_0 x Q8_0, one activation row against consecutive weight rows.
+        ///
+        /// # Safety
+        /// As the Q4_1 version.
+        #[target_feature(enable = $features)]
+        pub(super) unsafe fn $q8rows(w: &[BlockQ8_0], x: &[BlockQ8_0], out: &mut [f32]) {
+            for (o, row) in out.iter_mut().zip(w.chunks_exact(x.len())) {
+                let mut acc = _mm256_setzero_ps();
+                for (blk, xb) in row.iter().zip(x) {
+                    // SAFETY: both `qs` are 32 readable bytes; the loads are unaligned.
+                    let (qw, qx) = unsafe {
+                        (
+                            _mm256_loadu_si256(blk.qs.as_ptr().cast()),
+                            _mm256_loadu_si256(xb.qs.as_ptr().cast()),
+                        )
+                    };
+                    let aw = _mm256_sign_epi8(qw, qw);
+                    let d = _mm256_set1_ps(blk.d * xb.d);
+                    let p = _mm256_cvtepi32_ps($isum(aw, _mm256_sign_epi8(qx, qw)));
+                    acc = _mm256_fmadd_ps(d, p, acc);
+                }
+                *o = reduce(acc);
+            }
+        }
+
+        /// Consecutive weight rows times a few activation rows, written through strides.
+        ///
+        /// # Safety
+        /// The CPU must support the enabled features; `w` holds whole rows of
+        /// `xs[0].len()` blocks and `out` covers every strided index.
+        #[target_feature(enable = $features)]
+        pub(super) unsafe fn $q4block(
+            w: &[BlockQ4_1],
+            xs: &[&[BlockQ8_1]],
+            out: &mut [f32],
+            s: Strides,
+        ) {
+            // SAFETY: the features are enabled here.
+            each_row(w, xs[0].len(), xs.len(), out, s, |row, tmp| unsafe {
+                $q4(row, xs, tmp)
+            });
+        }
+
+        /// As the Q4_1 version.
+        ///
+        /// # Safety
+        /// As the Q4_1 version.
+        #[target_feature(enable = $features)]
+        pub(super) unsafe fn $q8block(
+            w: &[BlockQ8_0],
+            xs: &[&[BlockQ8_0]],
+            out: &mut [f32],
+            s: Strides,
+        ) {
+            // SAFETY: the features are enabled here.
+            each_row(w, xs[0].len(), xs.len(), out, s, |row, tmp| unsafe {
+                $q8(row, xs, tmp)
+            });
+        }
+    };
+}
+
+kernels!(
+    q4_1_avx2,
+    q8_0_avx2,
+    q4_1_rows_avx2,
+    q8_0_rows_avx2,
+    q4_1_block_avx2,
+    q8_0_block_avx2,
+    "avx2,fma",
+    isum_avx2
+);
+kernels!(
+    q4_1_vnni,
+    q8_0_vnni,
+    q4_1_rows_vnni,
+    q8_0_rows_vnni,
+    q4_1_block_vnni,
+    q8_0_block_vnni,
+    "avx2,fma,avx512f,avx512vl,avx512vnni",
+    isum_vnni
+);
+
+/// Q4_1 x Q8_1 for consecutive weight rows against up to four pairs of activation rows,
+/// two tokens per 512-bit register, written through strides.
+///
+/// # Safety
+/// The CPU must support AVX2, FMA and AVX-512F/VL/VNNI; `pairs` (`1..=4` of them) and
+/// `sums` hold `nb` blocks each, `w` whole rows of `nb` blocks, `n <= 2 * pairs.len()`, and
+/// `out` covers every strided index.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+pub(super) unsafe fn q4_1_pairs_block_vnni(
+    w: &[BlockQ4_1],
+    pairs: &[&[super::PairBlock]],
+    sums: &[[f32; MAX_TOKENS]],
+    n: usize,
+    out: &mut [f32],
+    s: Strides,
+) {
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        match pairs.len() {
+            1 => pairs_rows::<1>(w, [pairs[0]], sums, n, out, s),
+            2 => pairs_rows::<2>(w, [pairs[0], pairs[1]], sums, n, out, s),
+            3 => pairs_rows::<3>(w, [pairs[0], pairs[1], pairs[2]], sums, n, out, s),
+            _ => pairs_rows::<4>(w, [pairs[0], pairs[1], pairs[2], pairs[3]], sums, n, out, s),
+        }
+    }
+}
+
+/// # Safety
+/// As [`q4_1_pairs_block_vnni`], with exactly `NP` pairs.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn pairs_rows<const NP: usize>(
+    w: &[BlockQ4_1],
+    pairs: [&[super::PairBlock]; NP],
+    sums: &[[f32; MAX_TOKENS]],
+    n: usize,
+    out: &mut [f32],
+    s: Strides,
+) {
+    // A missing odd token is computed from a repeated row; `each_row` drops its result.
+    // SAFETY: forwarded from the caller's contract.
+    each_row(w, sums.len(), n, out, s, |row, all| unsafe {
+        pairs_n::<NP>(row, pairs, sums, all)
+    });
+}
+
+/// # Safety
+/// As [`q4_1_pairs_block_vnni`], with exactly `NP` pairs, for one weight row.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn pairs_n<const NP: usize>(
+    w: &[BlockQ4_1],
+    pairs: [&[super::PairBlock]; NP],
+    sums: &[[f32; MAX_TOKENS]],
+    out: &mut [f32; MAX_TOKENS],
+) {
+    let mut acc = [_mm512_setzero_ps(); NP];
+    // Lane `t`: `summs[t] += m * s[t]`, a multiply then an add, as the scalar kernel.
+    let mut summs = _mm256_setzero_ps();
+    let mask = _mm256_set1_epi8(0x0F);
+    for (b, blk) in w.iter().enumerate() {
+        // SAFETY: `qs` is 16 readable bytes; the load is unaligned.
+        let q = unsafe { _mm_loadu_si128(blk.qs.as_ptr().cast()) };
+        let qw = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), mask);
+        let qw = _mm512_broadcast_i64x4(qw);
+        let dw = _mm512_set1_ps(blk.d);
+        for p in 0..NP {
+            // SAFETY: the caller guarantees `b < pairs[p].len()`; blocks are 64-aligned,
+            // `qs` is 64 bytes and `d` 16 floats.
+            let (xq, dx) = unsafe {
+                let pb = pairs[p].get_unchecked(b);
+                (
+                    _mm512_load_si512(pb.qs.as_ptr().cast()),
+                    _mm512_load_ps(pb.d.as_ptr()),
+                )
+            };
+            let f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), qw, xq));
+            acc[p] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), f, acc[p]);
+        }
+        // SAFETY: the caller guarantees `b < sums.len()`; an entry is 8 readable f32s.
+        let s = unsafe { _mm256_loadu_ps(sums.get_unchecked(b).as_ptr()) };
+        summs = _mm256_add_ps(summs, _mm256_mul_ps(_mm256_set1_ps(blk.m), s));
+    }
+    let mut sm = [0f32; MAX_TOKENS];
+    // SAFETY: `sm` is 8 writable f32s; the store is unaligned.
+    unsafe { _mm256_storeu_ps(sm.as_mut_ptr(), summs) };
+    for t in 0..2 * NP {
+        let mut lanes = [0f32; 16];
+        // SAFETY: `lanes` is 16 writable f32s; the store is unaligned.
+        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc[t / 2]) };
+        let half: &[f32; 8] = lanes[(t % 2) * 8..][..8].try_into().expect("8 lanes");
+        out[t] = hsum8(half) + sm[t];
+    }
+}
