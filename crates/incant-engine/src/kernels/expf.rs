@@ -118,7 +118,7 @@ pub(crate) fn expf_avx512<const SUBNORMAL: bool>(
 }
 
 /// `gate[i] = silu(gate[i]) * up[i]` ([`silu`] then a product), sixteen lanes at a time on
-/// AVX-512 with [`expf_avx512`]; the same operations in the same order, so the same bits.
+/// AVX-512 with its vector `exp`; the same operations in the same order, so the same bits.
 pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     assert_eq!(gate.len(), up.len(), "swiglu: gate and up lengths");
     #[cfg(target_arch = "x86_64")]

@@ -27,6 +27,7 @@ pub struct Input<'a> {
     q8_1_pairs: OnceLock<Vec<PairBlock>>,
     q8_1_sums: OnceLock<Vec<[f32; MAX_TOKENS]>>,
     q8_0: OnceLock<Vec<BlockQ8_0>>,
+    q8_0_pairs: OnceLock<Vec<PairBlock>>,
 }
 
 impl<'a> Input<'a> {
@@ -41,6 +42,7 @@ impl<'a> Input<'a> {
             q8_1_pairs: OnceLock::new(),
             q8_1_sums: OnceLock::new(),
             q8_0: OnceLock::new(),
+            q8_0_pairs: OnceLock::new(),
         }
     }
 
@@ -79,6 +81,11 @@ impl<'a> Input<'a> {
     fn q8_1_sums(&self) -> &[[f32; MAX_TOKENS]] {
         self.q8_1_sums
             .get_or_init(|| dot::group_sums(self.q8_1(), self.k / QK, self.m))
+    }
+
+    fn q8_0_pairs(&self) -> &[PairBlock] {
+        self.q8_0_pairs
+            .get_or_init(|| dot::pair_blocks_offset(self.q8_0(), self.k / QK, self.m))
     }
 
     fn q8_0(&self) -> &[BlockQ8_0] {
@@ -265,10 +272,17 @@ impl Weight {
             }
             Storage::Q8_0(w) => {
                 let xs = input.q8_0();
+                let pairs = isa.reads_pairs().then(|| input.q8_0_pairs());
                 Box::new(move |rows, t0, n, dst, strides| {
                     let x = group(xs, nb, t0, n);
                     let w = &w[rows.start * nb..rows.end * nb];
-                    dot::q8_0_q8_0_block(isa, w, &x[..n], dst, strides);
+                    let p = pairs.map(|ps| -> [&[PairBlock]; MAX_TOKENS / 2] {
+                        std::array::from_fn(|j| {
+                            &ps[(t0 / 2 + j).min(m.div_ceil(2) - 1) * nb..][..nb]
+                        })
+                    });
+                    let p = p.as_ref().map(|p| &p[..n.div_ceil(2)]);
+                    dot::q8_0_q8_0_block(isa, w, &x[..n], p, dst, strides);
                 })
             }
             Storage::F32(w) => {

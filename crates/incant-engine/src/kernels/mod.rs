@@ -16,16 +16,16 @@
 //!   GGUF type) times activation rows, split between the threads of [`crate::pool`].
 //! - [`ops`]: RMSNorm, rotary embeddings, SwiGLU, f16-rounded attention.
 //! - [`expf`]: ggml's `exp`, scalar and AVX-512, for SiLU and softmax.
+//! - [`f16`]: rounding to f16 precision, eight values per instruction.
 //! - [`gemm`], [`encoder`]: the f32/bf16 products, GELU and attention of the BERT encoder.
 //! - [`simd`]: runs the same code compiled for AVX2/FMA when the CPU has them.
 
 pub mod dot;
 pub mod encoder;
 pub mod expf;
+pub mod f16;
 pub mod gemm;
 pub mod matmul;
 pub mod ops;
 pub mod quant;
 pub mod simd;
-
-pub use half::f16;

@@ -1,7 +1,5 @@
 //! The non-matmul operations of a llama layer, with ggml's rounding.
 
-use half::f16;
-
 /// RMSNorm times a weight, row by row (`ggml_rms_norm` then `ggml_mul`): the sum of squares
 /// in f64, the scale `1 / sqrt(mean + eps)` in f32.
 pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
@@ -56,14 +54,14 @@ pub struct LayerCache {
 impl LayerCache {
     /// Appends keys and values (`[kv_head][head_dim]` per position), rounding to f16.
     pub fn push(&mut self, k: &[f32], v: &[f32]) {
-        self.k.extend(k.iter().map(|&x| round_f16(x)));
-        self.v.extend(v.iter().map(|&x| round_f16(x)));
+        super::f16::extend_rounded(&mut self.k, k);
+        super::f16::extend_rounded(&mut self.v, v);
     }
 }
 
 /// `x` rounded to the nearest f16 (ties to even), as an f32.
 pub fn round_f16(x: f32) -> f32 {
-    f16::from_f32(x).to_f32()
+    super::f16::round(x)
 }
 
 /// Shape of the attention heads.
@@ -92,11 +90,11 @@ fn reduce16(v: &[f32; 16]) -> f32 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SumOrder {
     /// `ggml_vec_dot_f16` (one new token): four accumulators of 16 lanes over steps of 64,
-    /// folded pairwise, then [`reduce16`]. llama.cpp pads the attention length to a multiple
+    /// folded pairwise, then `reduce16`. llama.cpp pads the attention length to a multiple
     /// of 256 with zeros, so its scalar tail never runs, and none runs here.
     Vector,
     /// The tiled f16 GEMM (a batch of tokens): 16 lanes, one fused multiply-add per lane
-    /// and step, then [`reduce16`].
+    /// and step, then `reduce16`.
     Tiled,
 }
 
@@ -295,7 +293,7 @@ fn head(
     let (t, head) = (idx / h.n_head, idx % h.n_head);
     let kvh = head / (h.n_head / nkv);
     q16.clear();
-    q16.extend(q[t * row + head * hd..][..hd].iter().map(|&v| round_f16(v)));
+    super::f16::extend_rounded(q16, &q[t * row + head * hd..][..hd]);
     let n_kv = pos + t + 1;
     let at = |j: usize| (j * nkv + kvh) * hd;
     scores.clear();
@@ -311,6 +309,8 @@ fn head(
         sum += f64::from(reduce16(&lanes));
     }
     let inv = (1.0 / sum) as f32;
+    scores.iter_mut().for_each(|s| *s *= inv);
+    super::f16::round_in_place(scores);
     // V·p, position by position: slot `j % slots` of every output dimension accumulates in
     // increasing `j`, the same sequence of fused multiply-adds as a dot product per
     // dimension. Slots no position reaches stay out (they would only add zeros).
@@ -318,8 +318,7 @@ fn head(
     let used = n_kv.min(slots);
     acc.clear();
     acc.resize(used * hd, 0.0);
-    for (j, s) in scores.iter().enumerate() {
-        let p = round_f16(s * inv);
+    for (j, &p) in scores.iter().enumerate() {
         let slot = &mut acc[(j % slots) * hd..(j % slots + 1) * hd];
         for (a, v) in slot.iter_mut().zip(&cache.v[at(j)..at(j) + hd]) {
             *a = p.mul_add(*v, *a);

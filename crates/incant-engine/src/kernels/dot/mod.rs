@@ -164,16 +164,33 @@ pub struct PairBlock {
 /// Pairs up `m` rows of `nb` Q8_1 blocks (`[row][block]`) as `[pair][block]`; an odd last
 /// row is paired with itself.
 pub fn pair_blocks(rows: &[BlockQ8_1], nb: usize, m: usize) -> Vec<PairBlock> {
+    pair_rows(rows, nb, m, |b| (b.qs, b.d))
+}
+
+/// Pairs up `m` rows of `nb` Q8_0 activation blocks as [`pair_blocks`] does, with every
+/// value offset by 128 (`x ^ 0x80` is `x + 128` as an unsigned byte): the 512-bit Q8_0
+/// kernel multiplies unsigned activations by signed weights and takes `128 * sum(w)` back
+/// off, which leaves the exact integer sums.
+pub fn pair_blocks_offset(rows: &[BlockQ8_0], nb: usize, m: usize) -> Vec<PairBlock> {
+    pair_rows(rows, nb, m, |b| (b.qs.map(|q| q ^ i8::MIN), b.d))
+}
+
+fn pair_rows<B>(
+    rows: &[B],
+    nb: usize,
+    m: usize,
+    parts: impl Fn(&B) -> ([i8; 32], f32),
+) -> Vec<PairBlock> {
     let mut out = Vec::with_capacity(m.div_ceil(2) * nb);
     for p in 0..m.div_ceil(2) {
         let (a, b) = (2 * p, (2 * p + 1).min(m - 1));
         for blk in 0..nb {
-            let (x, y) = (&rows[a * nb + blk], &rows[b * nb + blk]);
+            let ((xq, xd), (yq, yd)) = (parts(&rows[a * nb + blk]), parts(&rows[b * nb + blk]));
             let mut qs = [0i8; 64];
-            qs[..32].copy_from_slice(&x.qs);
-            qs[32..].copy_from_slice(&y.qs);
-            let mut d = [x.d; 16];
-            d[8..].fill(y.d);
+            qs[..32].copy_from_slice(&xq);
+            qs[32..].copy_from_slice(&yq);
+            let mut d = [xd; 16];
+            d[8..].fill(yd);
             out.push(PairBlock { qs, d });
         }
     }
@@ -268,17 +285,27 @@ pub fn q4_1_q8_1_block(
     }
 }
 
-/// Consecutive Q8_0 weight rows times up to eight activation rows, as [`q4_1_q8_1_block`].
+/// Consecutive Q8_0 weight rows times up to eight activation rows, as [`q4_1_q8_1_block`];
+/// `pairs` are the same rows through [`pair_blocks_offset`], which the AVX-512 path reads.
 pub fn q8_0_q8_0_block(
     isa: Isa,
     w: &[BlockQ8_0],
     xs: &[&[BlockQ8_0]],
+    pairs: Option<&[&[PairBlock]]>,
     out: &mut [f32],
     s: Strides,
 ) {
     let nb = xs.first().map_or(0, |x| x.len());
     block_shape(w, xs.len(), nb, out.len(), s);
     assert!(xs.iter().all(|x| x.len() == nb), "block counts differ");
+    #[cfg(target_arch = "x86_64")]
+    if let (Path::Avx512Vnni, Some(pairs)) = (isa.0, pairs) {
+        assert!(pairs.len() == xs.len().div_ceil(2), "pair count");
+        assert!(pairs.iter().all(|p| p.len() == nb), "block counts");
+        // SAFETY: this path exists only when `supported` found AVX2, FMA and
+        // AVX-512F/VL/VNNI; the shapes were checked above.
+        return unsafe { x86::q8_0_pairs_block_vnni(w, pairs, xs.len(), out, s) };
+    }
     match isa.0 {
         // SAFETY: AVX2 and FMA were found by `supported`; the shapes were checked above.
         #[cfg(target_arch = "x86_64")]

@@ -10,7 +10,7 @@ fn q4_1_q8_1(isa: Isa, w: &[BlockQ4_1], xs: &[&[BlockQ8_1]], out: &mut [f32]) {
 
 /// One weight row against activation rows `xs`, through the block kernel.
 fn q8_0_q8_0(isa: Isa, w: &[BlockQ8_0], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
-    q8_0_q8_0_block(isa, w, xs, out, Strides { row: 1, token: 1 });
+    q8_0_q8_0_block(isa, w, xs, None, out, Strides { row: 1, token: 1 });
 }
 
 struct Lcg(u64);
@@ -144,6 +144,8 @@ fn block_kernels_give_the_same_bits_through_any_strides() {
             let flat: Vec<BlockQ8_1> = (0..n).flat_map(|_| q8_1_row(&mut r, nb)).collect();
             let flat0: Vec<BlockQ8_0> = (0..n).flat_map(|_| q8_0_row(&mut r, nb)).collect();
             let paired = pair_blocks(&flat, nb, n);
+            let paired0 = pair_blocks_offset(&flat0, nb, n);
+            let ps0: Vec<&[PairBlock]> = paired0.chunks(nb).collect();
             let sums = group_sums(&flat, nb, n);
             let xs: Vec<&[BlockQ8_1]> = flat.chunks(nb).collect();
             let xs0: Vec<&[BlockQ8_0]> = flat0.chunks(nb).collect();
@@ -173,11 +175,13 @@ fn block_kernels_give_the_same_bits_through_any_strides() {
                             assert_eq!(g, w, "{} q4_1 n={n} nb={nb} {s:?}", isa.name());
                         }
                     }
-                    let mut got = vec![f32::NAN; rows * n];
-                    q8_0_q8_0_block(isa, &w8, &xs0, &mut got, s);
-                    for (i, t) in (0..rows).flat_map(|i| (0..n).map(move |t| (i, t))) {
-                        let (g, w) = (got[at(i, t)].to_bits(), want8[i * n + t].to_bits());
-                        assert_eq!(g, w, "{} q8_0 n={n} nb={nb} {s:?}", isa.name());
+                    for pairs in [None, Some(&ps0[..])] {
+                        let mut got = vec![f32::NAN; rows * n];
+                        q8_0_q8_0_block(isa, &w8, &xs0, pairs, &mut got, s);
+                        for (i, t) in (0..rows).flat_map(|i| (0..n).map(move |t| (i, t))) {
+                            let (g, w) = (got[at(i, t)].to_bits(), want8[i * n + t].to_bits());
+                            assert_eq!(g, w, "{} q8_0 n={n} nb={nb} {s:?}", isa.name());
+                        }
                     }
                 }
             }

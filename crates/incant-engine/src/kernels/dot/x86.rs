@@ -293,15 +293,8 @@ unsafe fn pairs_n<const NP: usize>(
         let qw = _mm512_broadcast_i64x4(qw);
         let dw = _mm512_set1_ps(blk.d);
         for p in 0..NP {
-            // SAFETY: the caller guarantees `b < pairs[p].len()`; blocks are 64-aligned,
-            // `qs` is 64 bytes and `d` 16 floats.
-            let (xq, dx) = unsafe {
-                let pb = pairs[p].get_unchecked(b);
-                (
-                    _mm512_load_si512(pb.qs.as_ptr().cast()),
-                    _mm512_load_ps(pb.d.as_ptr()),
-                )
-            };
+            // SAFETY: the caller guarantees `b < pairs[p].len()`.
+            let (xq, dx) = unsafe { load_pair(pairs[p], b) };
             let f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), qw, xq));
             acc[p] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), f, acc[p]);
         }
@@ -313,10 +306,99 @@ unsafe fn pairs_n<const NP: usize>(
     // SAFETY: `sm` is 8 writable f32s; the store is unaligned.
     unsafe { _mm256_storeu_ps(sm.as_mut_ptr(), summs) };
     for t in 0..2 * NP {
-        let mut lanes = [0f32; 16];
-        // SAFETY: `lanes` is 16 writable f32s; the store is unaligned.
-        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc[t / 2]) };
-        let half: &[f32; 8] = lanes[(t % 2) * 8..][..8].try_into().expect("8 lanes");
-        out[t] = hsum8(half) + sm[t];
+        out[t] = token_sum(acc[t / 2], t % 2) + sm[t];
+    }
+}
+
+/// Q8_0 x Q8_0 for consecutive weight rows against up to four pairs of offset activation
+/// rows ([`super::pair_blocks_offset`]), two tokens per 512-bit register, written through
+/// strides.
+///
+/// # Safety
+/// As [`q4_1_pairs_block_vnni`] (without sums; rows of `pairs[0].len()` blocks).
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+pub(super) unsafe fn q8_0_pairs_block_vnni(
+    w: &[BlockQ8_0],
+    pairs: &[&[super::PairBlock]],
+    n: usize,
+    out: &mut [f32],
+    s: Strides,
+) {
+    let nb = pairs[0].len();
+    // SAFETY (every arm): forwarded from this function's contract.
+    match pairs.len() {
+        1 => each_row(w, nb, n, out, s, |r, all| unsafe {
+            pairs8_n::<1>(r, [pairs[0]], all)
+        }),
+        2 => each_row(w, nb, n, out, s, |r, all| unsafe {
+            pairs8_n::<2>(r, [pairs[0], pairs[1]], all)
+        }),
+        3 => each_row(w, nb, n, out, s, |r, all| unsafe {
+            pairs8_n::<3>(r, [pairs[0], pairs[1], pairs[2]], all)
+        }),
+        _ => each_row(w, nb, n, out, s, |r, all| unsafe {
+            pairs8_n::<4>(r, [pairs[0], pairs[1], pairs[2], pairs[3]], all)
+        }),
+    }
+}
+
+/// # Safety
+/// As [`q8_0_pairs_block_vnni`], with exactly `NP` pairs, for one weight row.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn pairs8_n<const NP: usize>(
+    w: &[BlockQ8_0],
+    pairs: [&[super::PairBlock]; NP],
+    out: &mut [f32; MAX_TOKENS],
+) {
+    let mut acc = [_mm512_setzero_ps(); NP];
+    let offset = _mm512_set1_epi8(i8::MIN);
+    for (b, blk) in w.iter().enumerate() {
+        // SAFETY: `qs` is 32 readable bytes; the load is unaligned.
+        let qw = _mm512_broadcast_i64x4(unsafe { _mm256_loadu_si256(blk.qs.as_ptr().cast()) });
+        // Minus 128 times each lane's four weights: what the offset activations add, taken
+        // off by starting each sum there (the integer results are exact).
+        let start = _mm512_sub_epi32(
+            _mm512_setzero_si512(),
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, qw),
+        );
+        let dw = _mm512_set1_ps(blk.d);
+        for p in 0..NP {
+            // SAFETY: the caller guarantees `b < pairs[p].len()`.
+            let (xq, dx) = unsafe { load_pair(pairs[p], b) };
+            let f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, xq, qw));
+            acc[p] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), f, acc[p]);
+        }
+    }
+    for t in 0..2 * NP {
+        out[t] = token_sum(acc[t / 2], t % 2);
+    }
+}
+
+/// The eight lanes of token `half` (0 or 1) of a pair register, summed in ggml's order.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn token_sum(acc: __m512, half: usize) -> f32 {
+    let mut lanes = [0f32; 16];
+    // SAFETY: `lanes` is 16 writable f32s; the store is unaligned.
+    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc) };
+    hsum8(lanes[half * 8..][..8].try_into().expect("8 lanes"))
+}
+
+/// The values and scales of block `b` of a pair row.
+///
+/// # Safety
+/// `b < pairs.len()`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn load_pair(pairs: &[super::PairBlock], b: usize) -> (__m512i, __m512) {
+    // SAFETY: `b` is in bounds (the caller's contract); blocks are 64-aligned, `qs` is 64
+    // bytes and `d` 16 floats.
+    unsafe {
+        let pb = pairs.get_unchecked(b);
+        (
+            _mm512_load_si512(pb.qs.as_ptr().cast()),
+            _mm512_load_ps(pb.d.as_ptr()),
+        )
     }
 }
