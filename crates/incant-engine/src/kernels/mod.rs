@@ -14,7 +14,8 @@
 //!   batches of sequences).
 //! - [`matmul`]: weight matrices (native Q4_1/Q8_0/F32, or candle's kernels for any other
 //!   GGUF type) times activation rows, split between the threads of [`crate::pool`].
-//! - [`ops`]: RMSNorm, rotary embeddings, SwiGLU, f16-rounded attention.
+//! - [`ops`]: RMSNorm, rotary embeddings, SwiGLU, f16-rounded attention; [`scores`]: the
+//!   softmax of one head's scores, with an AVX-512 path.
 //! - [`expf`]: ggml's `exp`, scalar and AVX-512, for SiLU and softmax.
 //! - [`f16`]: rounding to f16 precision, eight values per instruction.
 //! - [`gemm`], [`encoder`]: the f32/bf16 products, GELU and attention of the BERT encoder.
@@ -28,4 +29,5 @@ pub mod gemm;
 pub mod matmul;
 pub mod ops;
 pub mod quant;
+pub mod scores;
 pub mod simd;

@@ -76,7 +76,7 @@ pub struct Heads {
 }
 
 /// Sums 16 lanes in the order of `_mm512_reduce_add_ps` (halves, then quarters ...).
-fn reduce16(v: &[f32; 16]) -> f32 {
+pub(crate) fn reduce16(v: &[f32; 16]) -> f32 {
     let mut h = [0f32; 8];
     for i in 0..8 {
         h[i] = v[i + 8] + v[i];
@@ -173,7 +173,7 @@ impl SumOrder {
 
     /// `a · b` summed in this order (`a` and `b` hold f16-representable values).
     #[inline(always)]
-    fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+    pub(crate) fn dot(self, a: &[f32], b: &[f32]) -> f32 {
         match self {
             Self::Vector => self.finish(slotted::<64>(a, b)),
             Self::Tiled => self.finish(slotted::<16>(a, b)),
@@ -296,18 +296,13 @@ fn head(
     super::f16::extend_rounded(q16, &q[t * row + head * hd..][..hd]);
     let n_kv = pos + t + 1;
     let at = |j: usize| (j * nkv + kvh) * hd;
-    scores.clear();
-    scores.extend((0..n_kv).map(|j| order.dot(q16, &cache.k[at(j)..at(j) + hd]) * scale));
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0f64;
-    for chunk in scores.chunks_mut(16) {
-        let mut lanes = [0f32; 16];
-        for (l, s) in lanes.iter_mut().zip(chunk.iter_mut()) {
-            *s = super::expf::expf(*s - max);
-            *l = *s;
-        }
-        sum += f64::from(reduce16(&lanes));
-    }
+    let keys = super::scores::Keys {
+        k: &cache.k,
+        head_dim: hd,
+        stride: nkv * hd,
+        offset: kvh * hd,
+    };
+    let sum = super::scores::softmax_scores(order, q16, keys, n_kv, scale, scores);
     let inv = (1.0 / sum) as f32;
     scores.iter_mut().for_each(|s| *s *= inv);
     super::f16::round_in_place(scores);
