@@ -70,7 +70,7 @@ impl<'a> Input<'a> {
 
     fn q8_1(&self) -> &[BlockQ8_1] {
         self.q8_1
-            .get_or_init(|| self.quantize(quant::quantize_q8_1))
+            .get_or_init(|| self.quantize(|x, out| dot::quantize_q8_1(Isa::detected(), x, out)))
     }
 
     fn q8_1_pairs(&self) -> &[PairBlock] {
@@ -90,7 +90,7 @@ impl<'a> Input<'a> {
 
     fn q8_0(&self) -> &[BlockQ8_0] {
         self.q8_0
-            .get_or_init(|| self.quantize(quant::quantize_q8_0))
+            .get_or_init(|| self.quantize(|x, out| dot::quantize_q8_0(Isa::detected(), x, out)))
     }
 }
 

@@ -149,6 +149,27 @@ impl<W, X> RowKernels<W, X> {
     }
 }
 
+/// A row of activations (length a multiple of 32) as Q8_1 blocks: the numbers of
+/// [`quant::quantize_q8_1`], with AVX2 where the CPU has it.
+pub fn quantize_q8_1(isa: Isa, x: &[f32], out: &mut Vec<BlockQ8_1>) {
+    match isa.0 {
+        Path::Portable => quant::quantize_q8_1(x, out),
+        // SAFETY: both x86 paths exist only when `supported` found AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx2 | Path::Avx512Vnni => unsafe { x86::quantize_q8_1_avx2(x, out) },
+    }
+}
+
+/// A row of activations as Q8_0 blocks, as [`quantize_q8_1`].
+pub fn quantize_q8_0(isa: Isa, x: &[f32], out: &mut Vec<BlockQ8_0>) {
+    match isa.0 {
+        Path::Portable => quant::quantize_q8_0(x, out),
+        // SAFETY: both x86 paths exist only when `supported` found AVX2 and FMA.
+        #[cfg(target_arch = "x86_64")]
+        Path::Avx2 | Path::Avx512Vnni => unsafe { x86::quantize_q8_0_avx2(x, out) },
+    }
+}
+
 /// One block of two activation rows side by side, for the 512-bit kernel: the quantised
 /// values of row `2p` then of row `2p + 1`, and their scales repeated over eight lanes each,
 /// so one register holds both tokens' lanes.

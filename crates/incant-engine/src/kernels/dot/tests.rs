@@ -264,3 +264,38 @@ fn extreme_values_do_not_saturate() {
         }
     }
 }
+
+#[test]
+fn quantisation_gives_the_scalar_blocks_on_every_path() {
+    let mut r = Lcg(5);
+    let mut x: Vec<f32> = (0..32 * 40).map(|_| r.f() * 3.0).collect();
+    x[..32].fill(0.0); // a zero block: scale 0
+    for (i, v) in x[32..64].iter_mut().enumerate() {
+        *v = (i as f32 - 16.0) * 0.5; // exact halves: ties round to even
+    }
+    x[64..96].fill(-1e-3);
+    x[100] = 1e4;
+    let (mut want1, mut want0) = (Vec::new(), Vec::new());
+    quant::quantize_q8_1(&x, &mut want1);
+    quant::quantize_q8_0(&x, &mut want0);
+    for isa in Isa::supported() {
+        let (mut got1, mut got0) = (Vec::new(), Vec::new());
+        quantize_q8_1(isa, &x, &mut got1);
+        quantize_q8_0(isa, &x, &mut got0);
+        for (g, w) in got1.iter().zip(&want1) {
+            assert_eq!(
+                (g.d.to_bits(), g.s.to_bits(), g.qs),
+                (w.d.to_bits(), w.s.to_bits(), w.qs)
+            );
+        }
+        for (g, w) in got0.iter().zip(&want0) {
+            assert_eq!(
+                (g.d.to_bits(), g.qs),
+                (w.d.to_bits(), w.qs),
+                "{}",
+                isa.name()
+            );
+        }
+        assert_eq!((got1.len(), got0.len()), (40, 40));
+    }
+}

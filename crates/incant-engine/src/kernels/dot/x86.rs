@@ -402,3 +402,84 @@ unsafe fn load_pair(pairs: &[super::PairBlock], b: usize) -> (__m512i, __m512) {
         )
     }
 }
+
+/// One block of activations quantised as ggml's AVX2 `quantize_row_q8_*` does: the largest
+/// magnitude, `q = round_half_even(x * 127 / max)` packed to bytes in order. Returns the
+/// scale `max / 127` and the exact sum of the values; the same numbers as
+/// [`super::super::quant`]'s scalar definition.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `x` must hold 32 values.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn quantize_block_avx2(x: &[f32], qs: &mut [i8; 32]) -> (f32, i32) {
+    // SAFETY: `x` holds 32 floats (the caller's contract); the loads are unaligned.
+    let v: [__m256; 4] = std::array::from_fn(|i| unsafe { _mm256_loadu_ps(x.as_ptr().add(8 * i)) });
+    let sign = _mm256_set1_ps(-0.0);
+    let a = _mm256_max_ps(
+        _mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+        _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])),
+    );
+    let m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
+    let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+    let id = _mm256_set1_ps(if amax != 0.0 { 127.0 / amax } else { 0.0 });
+    let q: [__m256i; 4] = std::array::from_fn(|i| {
+        let r = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm256_mul_ps(v[i], id),
+        );
+        _mm256_cvttps_epi32(r)
+    });
+    let sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    let s = _mm_add_epi32(
+        _mm256_castsi256_si128(sum),
+        _mm256_extracti128_si256::<1>(sum),
+    );
+    let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<1>(s));
+    let packed = _mm256_packs_epi16(
+        _mm256_packs_epi32(q[0], q[1]),
+        _mm256_packs_epi32(q[2], q[3]),
+    );
+    let ordered = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    // SAFETY: `qs` is 32 writable bytes; the store is unaligned.
+    unsafe { _mm256_storeu_si256(qs.as_mut_ptr().cast(), ordered) };
+    (amax / 127.0, _mm_cvtsi128_si32(s))
+}
+
+/// A row of activations as Q8_1 blocks (length a multiple of 32).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn quantize_q8_1_avx2(x: &[f32], out: &mut Vec<BlockQ8_1>) {
+    out.clear();
+    out.extend(x.chunks_exact(32).map(|c| {
+        let mut qs = [0i8; 32];
+        // SAFETY: the features are enabled here; `c` holds 32 values.
+        let (d, sum) = unsafe { quantize_block_avx2(c, &mut qs) };
+        BlockQ8_1 {
+            d: half::f16::from_f32(d).to_f32(),
+            s: half::f16::from_f32(d * sum as f32).to_f32(),
+            qs,
+        }
+    }));
+}
+
+/// A row of activations as Q8_0 blocks (length a multiple of 32).
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn quantize_q8_0_avx2(x: &[f32], out: &mut Vec<BlockQ8_0>) {
+    out.clear();
+    out.extend(x.chunks_exact(32).map(|c| {
+        let mut qs = [0i8; 32];
+        // SAFETY: the features are enabled here; `c` holds 32 values.
+        let (d, _) = unsafe { quantize_block_avx2(c, &mut qs) };
+        BlockQ8_0 {
+            d: half::f16::from_f32(d).to_f32(),
+            qs,
+        }
+    }));
+}
