@@ -38,7 +38,7 @@ pub fn softmax_scores(
     assert!(n == 0 || keys.offset + (n - 1) * keys.stride + keys.head_dim <= keys.k.len());
     scores.clear();
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
+    if keys.head_dim <= 256 && std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU was just checked to support AVX-512F; the bounds were checked.
         return unsafe { softmax_avx512(order, q, keys, n, scale, scores) };
     }
@@ -58,7 +58,8 @@ pub fn softmax_scores(
 }
 
 /// # Safety
-/// The CPU must support AVX-512F, and `keys` must hold `n` positions.
+/// The CPU must support AVX-512F, `keys` must hold `n` positions, and the head size be at
+/// most 256.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn softmax_avx512(
@@ -82,35 +83,37 @@ unsafe fn softmax_avx512(
         // SAFETY: the mask covers only values inside `p`'s first `hd` (`at < hd`).
         unsafe { _mm512_maskz_loadu_ps(mask(at), p.as_ptr().add(at)) }
     };
-    for j in 0..n {
+    // The query in registers, sixteen values each (at most 256 values).
+    let chunks = hd.div_ceil(16);
+    let qv: [__m512; 16] = std::array::from_fn(|c| {
+        if c < chunks {
+            load(q, 16 * c)
+        } else {
+            _mm512_setzero_ps()
+        }
+    });
+    scores.resize(n, 0.0);
+    for (j, score) in scores.iter_mut().enumerate() {
         let k = &keys.k[keys.offset + j * keys.stride..][..hd];
         let folded = match order {
             SumOrder::Vector => {
                 // Slots 0..64 in four registers; slot `l` takes elements l, l + 64, ...
                 let mut acc = [_mm512_setzero_ps(); 4];
-                for c in (0..hd).step_by(64) {
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        let at = c + 16 * i;
-                        if at < hd {
-                            *a = _mm512_fmadd_ps(load(q, at), load(k, at), *a);
-                        }
-                    }
+                for (c, q) in qv[..chunks].iter().enumerate() {
+                    acc[c % 4] = _mm512_fmadd_ps(*q, load(k, 16 * c), acc[c % 4]);
                 }
                 // (acc(l) + acc(32 + l)) + (acc(16 + l) + acc(48 + l))
                 _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]))
             }
             SumOrder::Tiled => {
                 let mut acc = _mm512_setzero_ps();
-                for at in (0..hd).step_by(16) {
-                    acc = _mm512_fmadd_ps(load(q, at), load(k, at), acc);
+                for (c, q) in qv[..chunks].iter().enumerate() {
+                    acc = _mm512_fmadd_ps(*q, load(k, 16 * c), acc);
                 }
                 acc
             }
         };
-        let mut lanes = [0f32; 16];
-        // SAFETY: `lanes` is 16 writable f32s; the store is unaligned.
-        unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), folded) };
-        scores.push(reduce16(&lanes) * scale);
+        *score = reduce16_avx512(folded) * scale;
     }
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let m = _mm512_set1_ps(max);
@@ -122,12 +125,23 @@ unsafe fn softmax_avx512(
         let e = _mm512_maskz_mov_ps(lanes, super::expf::expf_avx512::<true>(_mm512_sub_ps(v, m)));
         // SAFETY: as the load.
         unsafe { _mm512_mask_storeu_ps(c.as_mut_ptr(), lanes, e) };
-        let mut all = [0f32; 16];
-        // SAFETY: `all` is 16 writable f32s; the store is unaligned.
-        unsafe { _mm512_storeu_ps(all.as_mut_ptr(), e) };
-        sum += f64::from(reduce16(&all));
+        sum += f64::from(reduce16_avx512(e));
     }
     sum
+}
+
+/// `reduce16` in registers: lanes i + 8 onto i, then i + 4, i + 2 and i + 1, the same
+/// additions (each commutes) in the same order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn reduce16_avx512(v: std::arch::x86_64::__m512) -> f32 {
+    use std::arch::x86_64::*;
+    let high = _mm512_shuffle_f32x4::<0b11_10_11_10>(v, v);
+    let h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_castps512_ps256(high));
+    let q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
+    let p = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    _mm_cvtss_f32(_mm_add_ss(p, _mm_movehdup_ps(p)))
 }
 
 #[cfg(test)]
