@@ -1,10 +1,10 @@
-//! Rounding f32 values to f16 precision, a slice at a time.
+//! f32 to f16 and back, a slice at a time.
 //!
-//! The KV cache, the attention query and the attention weights are all rounded to f16, as
-//! llama.cpp's f16 cache and products do: over a thousand values per layer and token.
-//! `half` converts one value per call and checks the CPU each time; here a slice is
-//! converted eight values per instruction with F16C (`vcvtps2ph` with round-to-nearest-even,
-//! then back), the same bits as `half` (the tests compare them).
+//! The KV cache is kept in f16 as llama.cpp's default cache is, and the attention query and
+//! weights are rounded to f16: over a thousand values per layer and token. `half` converts
+//! one value per call and checks the CPU each time; here a slice is converted eight values
+//! per instruction with F16C (`vcvtps2ph` with round-to-nearest-even, `vcvtph2ps`), the
+//! same bits as `half` (the tests compare them).
 
 // The F16C path calls a function compiled for F16C after checking the CPU, and loads and
 // stores through raw pointers into slices of known length; each block says why.
@@ -33,6 +33,45 @@ pub fn extend_rounded(dst: &mut Vec<f32>, src: &[f32]) {
     let start = dst.len();
     dst.extend_from_slice(src);
     round_in_place(&mut dst[start..]);
+}
+
+/// Appends every value of `src`, converted to f16, to `dst`.
+pub fn extend_f16(dst: &mut Vec<f16>, src: &[f32]) {
+    let start = dst.len();
+    dst.resize(start + src.len(), f16::ZERO);
+    let out = &mut dst[start..];
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("f16c") && std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: the CPU was just checked to support F16C and AVX.
+        return unsafe { narrow_f16c(src, out) };
+    }
+    out.iter_mut()
+        .zip(src)
+        .for_each(|(o, &v)| *o = f16::from_f32(v));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,f16c")]
+fn narrow_f16c(src: &[f32], dst: &mut [f16]) {
+    use std::arch::x86_64::*;
+    let (mut s, mut d) = (src.chunks_exact(8), dst.chunks_exact_mut(8));
+    for (s, d) in (&mut s).zip(&mut d) {
+        // SAFETY: `s` is 8 floats and `d` 8 f16s (16 bytes; `f16` is a transparent u16);
+        // the load and the store are unaligned.
+        unsafe {
+            let h = _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm256_loadu_ps(s.as_ptr()));
+            _mm_storeu_si128(d.as_mut_ptr().cast(), h);
+        }
+    }
+    for (o, &v) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *o = f16::from_f32(v);
+    }
+}
+
+/// `dst[i] = src[i]` as f32 (exact).
+pub fn widen(src: &[f16], dst: &mut [f32]) {
+    assert_eq!(src.len(), dst.len(), "widen: lengths");
+    dst.iter_mut().zip(src).for_each(|(o, v)| *o = v.to_f32());
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -90,6 +129,11 @@ mod tests {
             let bits: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
             assert_eq!(bits, want[..len]);
         }
+        let mut halves = vec![f16::ONE];
+        extend_f16(&mut halves, &values);
+        let mut back = vec![0f32; values.len()];
+        widen(&halves[1..], &mut back);
+        assert_eq!(back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want);
         let mut appended = vec![2.0];
         extend_rounded(&mut appended, &values[..20]);
         assert_eq!(appended.len(), 21);

@@ -1,5 +1,7 @@
 //! The non-matmul operations of a llama layer, with ggml's rounding.
 
+use super::scores::CacheRows;
+
 /// RMSNorm times a weight, row by row (`ggml_rms_norm` then `ggml_mul`): the sum of squares
 /// in f64, the scale `1 / sqrt(mean + eps)` in f32.
 pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
@@ -41,21 +43,20 @@ pub fn swiglu(gate: &mut [f32], up: &[f32]) {
     super::expf::swiglu(gate, up);
 }
 
-/// The keys and values of one sequence, rounded to f16 as llama.cpp's default cache is
-/// (kept as f32 values, so attention does not convert them again at every step).
+/// The keys and values of one sequence, in f16 as llama.cpp's default cache.
 #[derive(Debug, Clone, Default)]
 pub struct LayerCache {
     /// `[pos][kv_head][head_dim]`.
-    pub k: Vec<f32>,
+    pub k: Vec<half::f16>,
     /// `[pos][kv_head][head_dim]`.
-    pub v: Vec<f32>,
+    pub v: Vec<half::f16>,
 }
 
 impl LayerCache {
     /// Appends keys and values (`[kv_head][head_dim]` per position), rounding to f16.
     pub fn push(&mut self, k: &[f32], v: &[f32]) {
-        super::f16::extend_rounded(&mut self.k, k);
-        super::f16::extend_rounded(&mut self.v, v);
+        super::f16::extend_f16(&mut self.k, k);
+        super::f16::extend_f16(&mut self.v, v);
     }
 }
 
@@ -295,9 +296,8 @@ fn head(
     q16.clear();
     super::f16::extend_rounded(q16, &q[t * row + head * hd..][..hd]);
     let n_kv = pos + t + 1;
-    let at = |j: usize| (j * nkv + kvh) * hd;
-    let keys = super::scores::Keys {
-        k: &cache.k,
+    let keys = CacheRows {
+        rows: &cache.k,
         head_dim: hd,
         stride: nkv * hd,
         offset: kvh * hd,
@@ -313,12 +313,11 @@ fn head(
     let used = n_kv.min(slots);
     acc.clear();
     acc.resize(used * hd, 0.0);
-    for (j, &p) in scores.iter().enumerate() {
-        let slot = &mut acc[(j % slots) * hd..(j % slots + 1) * hd];
-        for (a, v) in slot.iter_mut().zip(&cache.v[at(j)..at(j) + hd]) {
-            *a = p.mul_add(*v, *a);
-        }
-    }
+    let values = CacheRows {
+        rows: &cache.v,
+        ..keys
+    };
+    super::scores::weighted_values(slots, scores, values, acc);
     order.finish_rows(acc, used, hd, lanes, dst);
 }
 

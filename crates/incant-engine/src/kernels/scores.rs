@@ -1,10 +1,12 @@
-//! The softmax of one attention head's scores, with an AVX-512 path.
+//! The two products of one attention head over the f16 cache, with AVX-512 paths.
 //!
-//! For every cached position `j`: `s_j = (q · k_j) * scale`, summed in ggml's order
-//! ([`SumOrder`]), then `e_j = exp(s_j - max)` with ggml's `exp`, and the total of the `e_j`
-//! in partial sums of sixteen (f32, `reduce16`'s order) added up in f64. Written as scalar
-//! Rust, the compiler keeps the sums' order and therefore stays scalar; the AVX-512 path
-//! keeps sixteen slots per register, which is the same order, so both give the same bits.
+//! [`softmax_scores`]: for every cached position `j`, `s_j = (q · k_j) * scale` summed in
+//! ggml's order ([`SumOrder`]), then `e_j = exp(s_j - max)` with ggml's `exp`, and the total
+//! of the `e_j` in partial sums of sixteen (f32, `reduce16`'s order) added up in f64.
+//! [`weighted_values`]: `V·p` into per-slot partial sums. Written as scalar Rust, the
+//! compiler keeps the sums' order and therefore stays scalar; the AVX-512 paths keep sixteen
+//! slots per register and widen sixteen f16 values per instruction, the same operations in
+//! the same order, so every path gives the same bits.
 
 // The AVX-512 path calls a function compiled for AVX-512F after checking the CPU, and loads
 // through raw pointers into slices of known length; each block says why.
@@ -12,11 +14,11 @@
 
 use super::ops::{reduce16, SumOrder};
 
-/// Where one head's keys are: position `j` starts at `offset + j * stride` in `k`.
+/// Where one head's keys (or values) are: position `j` starts at `offset + j * stride`.
 #[derive(Debug, Clone, Copy)]
-pub struct Keys<'a> {
-    /// The cache's keys.
-    pub k: &'a [f32],
+pub struct CacheRows<'a> {
+    /// The cache's keys or values.
+    pub rows: &'a [half::f16],
     /// Values per head.
     pub head_dim: usize,
     /// Values per position.
@@ -29,21 +31,24 @@ pub struct Keys<'a> {
 pub fn softmax_scores(
     order: SumOrder,
     q: &[f32],
-    keys: Keys<'_>,
+    keys: CacheRows<'_>,
     n: usize,
     scale: f32,
     scores: &mut Vec<f32>,
 ) -> f64 {
     assert_eq!(q.len(), keys.head_dim, "query and key sizes");
-    assert!(n == 0 || keys.offset + (n - 1) * keys.stride + keys.head_dim <= keys.k.len());
+    keys.check(n);
     scores.clear();
     #[cfg(target_arch = "x86_64")]
-    if keys.head_dim <= 256 && std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU was just checked to support AVX-512F; the bounds were checked.
+    if keys.wide() {
+        // SAFETY: `wide` checked AVX-512F, F16C and the head size; `check` the bounds.
         return unsafe { softmax_avx512(order, q, keys, n, scale, scores) };
     }
-    let key = |j: usize| &keys.k[keys.offset + j * keys.stride..][..keys.head_dim];
-    scores.extend((0..n).map(|j| order.dot(q, key(j)) * scale));
+    let mut key = vec![0f32; keys.head_dim];
+    scores.extend((0..n).map(|j| {
+        super::f16::widen(keys.row(j), &mut key);
+        order.dot(q, &key) * scale
+    }));
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f64;
     for chunk in scores.chunks_mut(16) {
@@ -57,44 +62,105 @@ pub fn softmax_scores(
     sum
 }
 
+impl CacheRows<'_> {
+    fn row(&self, j: usize) -> &[half::f16] {
+        &self.rows[self.offset + j * self.stride..][..self.head_dim]
+    }
+
+    fn check(&self, n: usize) {
+        assert!(n == 0 || self.offset + (n - 1) * self.stride + self.head_dim <= self.rows.len());
+    }
+
+    /// Whether the AVX-512 paths run: the CPU has AVX-512F and F16C, and the head is whole
+    /// registers (at most sixteen).
+    #[cfg(target_arch = "x86_64")]
+    fn wide(&self) -> bool {
+        self.head_dim.is_multiple_of(16)
+            && self.head_dim <= 256
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("f16c")
+    }
+}
+
+/// `acc[j % slots] += p_j * v_j` (rows of `head_dim`, fused multiply-adds) for every
+/// position `j < p.len()` in increasing order: the `V·p` of one head, by slot. `acc` holds
+/// `min(p.len(), slots)` rows.
+pub fn weighted_values(slots: usize, p: &[f32], values: CacheRows<'_>, acc: &mut [f32]) {
+    let hd = values.head_dim;
+    values.check(p.len());
+    assert_eq!(acc.len(), p.len().min(slots) * hd, "one row per used slot");
+    #[cfg(target_arch = "x86_64")]
+    if values.wide() {
+        // SAFETY: `wide` checked AVX-512F, F16C and the head size; `check` the bounds.
+        return unsafe { weighted_values_avx512(slots, p, values, acc) };
+    }
+    let mut v = vec![0f32; hd];
+    for (j, &pj) in p.iter().enumerate() {
+        super::f16::widen(values.row(j), &mut v);
+        let slot = &mut acc[(j % slots) * hd..][..hd];
+        for (a, v) in slot.iter_mut().zip(&v) {
+            *a = pj.mul_add(*v, *a);
+        }
+    }
+}
+
 /// # Safety
-/// The CPU must support AVX-512F, `keys` must hold `n` positions, and the head size be at
-/// most 256.
+/// As [`softmax_avx512`].
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,f16c")]
+unsafe fn weighted_values_avx512(slots: usize, p: &[f32], values: CacheRows<'_>, acc: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let hd = values.head_dim;
+    for (j, &pj) in p.iter().enumerate() {
+        let v = values.row(j);
+        let slot = &mut acc[(j % slots) * hd..][..hd];
+        let pv = _mm512_set1_ps(pj);
+        for c in (0..hd).step_by(16) {
+            // SAFETY: `c + 16 <= hd` (the head is whole registers); `v` holds `hd` f16s
+            // (a transparent u16) and `slot` `hd` floats; the accesses are unaligned.
+            unsafe {
+                let x = _mm512_cvtph_ps(_mm256_loadu_si256(v.as_ptr().add(c).cast()));
+                let a = _mm512_loadu_ps(slot.as_ptr().add(c));
+                _mm512_storeu_ps(slot.as_mut_ptr().add(c), _mm512_fmadd_ps(pv, x, a));
+            }
+        }
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX-512F and F16C, `keys` must hold `n` positions, and the head
+/// size be a multiple of 16, at most 256.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,f16c")]
 unsafe fn softmax_avx512(
     order: SumOrder,
     q: &[f32],
-    keys: Keys<'_>,
+    keys: CacheRows<'_>,
     n: usize,
     scale: f32,
     scores: &mut Vec<f32>,
 ) -> f64 {
     use std::arch::x86_64::*;
     let hd = keys.head_dim;
-    // Lane masks of the sixteen-value chunks of a head (the last may be partial).
-    let mask = |at: usize| -> __mmask16 {
-        let left = hd.saturating_sub(at).min(16);
-        ((1u32 << left) - 1) as u16
-    };
-    // Masked-off lanes add `0 * 0`: a partial sum is never -0 (it starts at +0 and adds
-    // products of f16 values, which never round to zero), so adding +0 leaves it unchanged.
-    let load = |p: &[f32], at: usize| -> __m512 {
-        // SAFETY: the mask covers only values inside `p`'s first `hd` (`at < hd`).
-        unsafe { _mm512_maskz_loadu_ps(mask(at), p.as_ptr().add(at)) }
+    // `at + 16 <= hd` at every call (the head is whole registers), and a row holds `hd`
+    // f16 values (`f16` is a transparent u16).
+    let load = |k: &[half::f16], at: usize| -> __m512 {
+        // SAFETY: as above; the load is unaligned.
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(k.as_ptr().add(at).cast())) }
     };
     // The query in registers, sixteen values each (at most 256 values).
-    let chunks = hd.div_ceil(16);
+    let chunks = hd / 16;
     let qv: [__m512; 16] = std::array::from_fn(|c| {
         if c < chunks {
-            load(q, 16 * c)
+            // SAFETY: `q` holds `hd` values (checked by the caller); the load is unaligned.
+            unsafe { _mm512_loadu_ps(q.as_ptr().add(16 * c)) }
         } else {
             _mm512_setzero_ps()
         }
     });
     scores.resize(n, 0.0);
     for (j, score) in scores.iter_mut().enumerate() {
-        let k = &keys.k[keys.offset + j * keys.stride..][..hd];
+        let k = keys.row(j);
         let folded = match order {
             SumOrder::Vector => {
                 // Slots 0..64 in four registers; slot `l` takes elements l, l + 64, ...
@@ -149,9 +215,15 @@ mod tests {
     use super::*;
 
     /// The scalar definition, whatever the CPU.
-    fn reference(order: SumOrder, q: &[f32], keys: Keys<'_>, n: usize, scale: f32) -> Vec<u32> {
-        let key = |j: usize| &keys.k[keys.offset + j * keys.stride..][..keys.head_dim];
-        let s: Vec<f32> = (0..n).map(|j| order.dot(q, key(j)) * scale).collect();
+    fn reference(
+        order: SumOrder,
+        q: &[f32],
+        keys: CacheRows<'_>,
+        n: usize,
+        scale: f32,
+    ) -> Vec<u32> {
+        let key = |j: usize| -> Vec<f32> { keys.row(j).iter().map(|v| v.to_f32()).collect() };
+        let s: Vec<f32> = (0..n).map(|j| order.dot(q, &key(j)) * scale).collect();
         let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut out: Vec<u32> = s
             .iter()
@@ -170,20 +242,28 @@ mod tests {
         out
     }
 
+    fn numbers(seed: u64) -> impl FnMut() -> f32 {
+        let mut seed = seed;
+        move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0
+        }
+    }
+
     #[test]
     fn every_path_gives_the_scalar_bits() {
-        let mut seed = 3u64;
-        let mut f16 = || {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            half::f16::from_f32(((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0).to_f32()
-        };
+        let mut next = numbers(3);
         for hd in [8usize, 16, 40, 64, 80, 128] {
             for n in [1usize, 5, 16, 17, 70] {
                 let (stride, offset) = (3 * hd, hd);
-                let k: Vec<f32> = (0..n * stride).map(|_| f16()).collect();
-                let q: Vec<f32> = (0..hd).map(|_| f16()).collect();
-                let keys = Keys {
-                    k: &k,
+                let k: Vec<half::f16> = (0..n * stride)
+                    .map(|_| half::f16::from_f32(next()))
+                    .collect();
+                let q: Vec<f32> = (0..hd)
+                    .map(|_| half::f16::from_f32(next()).to_f32())
+                    .collect();
+                let keys = CacheRows {
+                    rows: &k,
                     head_dim: hd,
                     stride,
                     offset,
@@ -199,6 +279,24 @@ mod tests {
                         reference(order, &q, keys, n, 0.125),
                         "{order:?} hd={hd} n={n}"
                     );
+                }
+                // V·p into 64 and 16 slots against the per-element definition.
+                let p: Vec<f32> = (0..n)
+                    .map(|_| half::f16::from_f32(next().abs() / 4.0).to_f32())
+                    .collect();
+                for slots in [64usize, 16] {
+                    let used = n.min(slots);
+                    let mut want = vec![0f32; used * hd];
+                    for (j, &pj) in p.iter().enumerate() {
+                        for d in 0..hd {
+                            let a = &mut want[(j % slots) * hd + d];
+                            *a = pj.mul_add(keys.row(j)[d].to_f32(), *a);
+                        }
+                    }
+                    let mut got = vec![0f32; used * hd];
+                    weighted_values(slots, &p, keys, &mut got);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&got), bits(&want), "V·p hd={hd} n={n} slots={slots}");
                 }
             }
         }
