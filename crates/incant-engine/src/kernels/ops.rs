@@ -40,7 +40,18 @@ pub fn rope_head(head: &mut [f32], cos: &[f32], sin: &[f32]) {
 
 /// `silu(gate) * up`, in place in `gate`.
 pub fn swiglu(gate: &mut [f32], up: &[f32]) {
-    super::expf::swiglu(gate, up);
+    assert_eq!(gate.len(), up.len(), "swiglu: gate and up lengths");
+    // Several tokens' worth (a batch of sequences, a prompt): one share per thread.
+    if gate.len() >= 4096 {
+        let share = gate
+            .len()
+            .div_ceil(crate::pool::Pool::global().threads())
+            .next_multiple_of(16);
+        let mut parts: Vec<_> = gate.chunks_mut(share).zip(up.chunks(share)).collect();
+        crate::pool::for_each_mut(&mut parts, |_, (g, u)| super::expf::swiglu(g, u));
+    } else {
+        super::expf::swiglu(gate, up);
+    }
 }
 
 /// The keys and values of one sequence, in f16 as llama.cpp's default cache.
