@@ -109,6 +109,12 @@ fn decode_block(rows: usize) -> usize {
         .next_multiple_of(16)
 }
 
+/// Whether `m` input rows are enough to split by tokens (about four groups of
+/// [`MAX_TOKENS`] per thread) rather than by weight rows.
+fn many_tokens(m: usize) -> bool {
+    m >= 4 * MAX_TOKENS * crate::pool::Pool::global().threads()
+}
+
 /// Fills `out` (m x rows, row-major) with `kernel(rows, t0, n, dst, strides)`, which writes
 /// weight rows `rows` times input rows `t0..t0 + n` (at most [`MAX_TOKENS`], `t0` a
 /// multiple of it) into `dst` through `strides`.
@@ -119,40 +125,64 @@ fn decode_block(rows: usize) -> usize {
 /// transposed buffer that a second parallel step turns around. One token goes through
 /// [`decode`] instead.
 fn fill(out: &mut [f32], m: usize, rows: usize, kernel: BlockKernel<'_>) {
+    if !many_tokens(m) {
+        return few_tokens(m, &mut [(kernel, out)]);
+    }
     const ROWS_AT_ONCE: usize = 64;
     let threads = crate::pool::Pool::global().threads();
-    if m >= 4 * MAX_TOKENS * threads {
-        // Enough tokens for every thread: about four groups per thread, at most 64 tokens.
-        let per = m.div_ceil(4 * threads).next_multiple_of(MAX_TOKENS).min(64);
-        crate::pool::for_each_chunk_mut(out, per * rows, |c, dst| {
-            let n = dst.len() / rows;
-            for r0 in (0..rows).step_by(ROWS_AT_ONCE) {
-                let r1 = (r0 + ROWS_AT_ONCE).min(rows);
-                for g in (0..n).step_by(MAX_TOKENS) {
-                    let k = (n - g).min(MAX_TOKENS);
-                    let strides = Strides {
-                        row: 1,
-                        token: rows,
-                    };
-                    kernel(r0..r1, c * per + g, k, &mut dst[g * rows + r0..], strides);
-                }
+    // About four groups of tokens per thread, at most 64 tokens each.
+    let per = m.div_ceil(4 * threads).next_multiple_of(MAX_TOKENS).min(64);
+    crate::pool::for_each_chunk_mut(out, per * rows, |c, dst| {
+        let n = dst.len() / rows;
+        for r0 in (0..rows).step_by(ROWS_AT_ONCE) {
+            let r1 = (r0 + ROWS_AT_ONCE).min(rows);
+            for g in (0..n).step_by(MAX_TOKENS) {
+                let k = (n - g).min(MAX_TOKENS);
+                let strides = Strides {
+                    row: 1,
+                    token: rows,
+                };
+                kernel(r0..r1, c * per + g, k, &mut dst[g * rows + r0..], strides);
             }
-        });
-        return;
-    }
-    let mut transposed = vec![0f32; rows * m];
-    let block = decode_block(rows);
-    crate::pool::for_each_chunk_mut(&mut transposed, m * block, |c, cols| {
-        let (r0, r1) = (c * block, c * block + cols.len() / m);
-        for g in (0..m).step_by(MAX_TOKENS) {
-            let k = (m - g).min(MAX_TOKENS);
-            kernel(r0..r1, g, k, &mut cols[g..], Strides { row: m, token: 1 });
         }
     });
-    let transposed = &transposed;
-    crate::pool::for_each_chunk_mut(out, rows, |t, dst| {
+}
+
+/// Several products over the same few input rows (a batch of sequences): the rows of
+/// every matrix are split between the threads in one parallel step, into transposed
+/// buffers that a second step turns around.
+fn few_tokens(m: usize, jobs: &mut [(BlockKernel<'_>, &mut [f32])]) {
+    let mut transposed: Vec<Vec<f32>> = jobs.iter().map(|(_, out)| vec![0f32; out.len()]).collect();
+    let mut tasks = Vec::new();
+    for ((kernel, out), buffer) in jobs.iter().zip(transposed.iter_mut()) {
+        let block = decode_block(out.len() / m);
+        for (c, cols) in buffer.chunks_mut(m * block).enumerate() {
+            tasks.push((kernel, c * block, cols));
+        }
+    }
+    crate::pool::for_each_mut(&mut tasks, |_, (kernel, r0, cols)| {
+        let rows = *r0..*r0 + cols.len() / m;
+        for g in (0..m).step_by(MAX_TOKENS) {
+            let k = (m - g).min(MAX_TOKENS);
+            kernel(
+                rows.clone(),
+                g,
+                k,
+                &mut cols[g..],
+                Strides { row: m, token: 1 },
+            );
+        }
+    });
+    let mut rows_out = Vec::new();
+    for ((_, out), buffer) in jobs.iter_mut().zip(&transposed) {
+        let rows = out.len() / m;
+        for (t, dst) in out.chunks_mut(rows).enumerate() {
+            rows_out.push((buffer, t, dst));
+        }
+    }
+    crate::pool::for_each_mut(&mut rows_out, |_, (buffer, t, dst)| {
         for (r, o) in dst.iter_mut().enumerate() {
-            *o = transposed[r * m + t];
+            *o = buffer[r * m + *t];
         }
     });
 }
@@ -379,8 +409,23 @@ pub fn matmul_many(
     let kernels: Option<Vec<RowsKernel<'_>>> =
         jobs.iter().map(|(w, _)| w.decode_kernel(input)).collect();
     let Some(kernels) = kernels else {
-        for (w, out) in jobs.iter_mut() {
-            w.matmul(input, out)?;
+        let blocks: Option<Vec<BlockKernel<'_>>> =
+            jobs.iter().map(|(w, _)| w.block_kernel(input)).collect();
+        match blocks {
+            // A batch of sequences: every matrix in one parallel step.
+            Some(blocks) if input.m > 1 && !many_tokens(input.m) => {
+                let mut parts = Vec::with_capacity(jobs.len());
+                for ((w, out), k) in jobs.iter_mut().zip(blocks) {
+                    w.check(input, out);
+                    parts.push((k, &mut **out));
+                }
+                few_tokens(input.m, &mut parts);
+            }
+            _ => {
+                for (w, out) in jobs.iter_mut() {
+                    w.matmul(input, out)?;
+                }
+            }
         }
         return Ok(());
     };
