@@ -1,14 +1,13 @@
 //! incant's local inference engine.
 //!
 //! Everything that runs a model on this machine sits behind this crate's boundary, so the
-//! kernels underneath (candle today, hand-written ones later) can change without touching
-//! any caller. Two kinds of model are supported:
+//! kernels underneath can change without touching any caller. Two kinds of model are supported:
 //!
 //! - [`ChatModel`]: any llama-family GGUF chat model. The tokenizer comes from the GGUF's own
 //!   metadata ([`incant_tokenize`]), the chat template from `tokenizer.chat_template`
-//!   rendered with minijinja ([`chat_template`]), the transformer runs on candle's quantized
-//!   matmuls ([`llama`]), and decoding is done by [`sampling`] with streaming, stop strings
-//!   and log-probabilities ([`generate`]).
+//!   rendered with minijinja ([`chat_template`]), the transformer runs on incant's own
+//!   kernels ([`llama`], [`kernels`]) split between the threads of [`pool`], and decoding is
+//!   done by [`sampling`] with streaming, stop strings and log-probabilities ([`generate`]).
 //! - [`SentenceEmbedder`]: BERT sentence embedders such as all-MiniLM-L6-v2, with the mean
 //!   pooling, normalisation and truncation of sentence-transformers ([`embed`]).
 //!

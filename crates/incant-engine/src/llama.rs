@@ -1,4 +1,4 @@
-//! The llama-family transformer on candle's quantized kernels.
+//! The llama-family transformer on incant's kernels ([`crate::kernels`]).
 //!
 //! Shaped like candle's own models (`Config` from the file, `Model::load`, `forward`), but
 //! written for incant's needs: the KV cache lives outside the weights (one model, many

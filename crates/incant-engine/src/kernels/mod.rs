@@ -17,7 +17,7 @@
 //! - [`ops`]: RMSNorm, rotary embeddings, SwiGLU, f16-rounded attention; [`scores`]: the
 //!   softmax of one head's scores, with an AVX-512 path.
 //! - [`expf`]: ggml's `exp`, scalar and AVX-512, for SiLU and softmax.
-//! - [`f16`]: rounding to f16 precision, eight values per instruction.
+//! - [`mod@f16`]: f32 to f16 and back, eight values per instruction.
 //! - [`gemm`], [`encoder`]: the f32/bf16 products, GELU and attention of the BERT encoder.
 //! - [`simd`]: runs the same code compiled for AVX2/FMA when the CPU has them.
 
