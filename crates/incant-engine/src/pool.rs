@@ -8,9 +8,9 @@
 //! workers that spin while steps keep coming, so a step starts by bumping a counter, and
 //! that park after a few idle milliseconds, so an idle model costs no CPU.
 //!
-//! One caller uses the pool at a time. A second caller (another model on another thread, or
-//! a step started from inside a step) does not wait for it: its step runs on rayon, as
-//! before. Work is split into tasks claimed one at a time from a shared counter, so a
+//! One caller uses the pool at a time. A second caller (another model on another thread)
+//! does not wait for it: its step runs on rayon. A step started from inside a step runs on
+//! the thread that started it, since every thread is already busy. Work is split into tasks claimed one at a time from a shared counter, so a
 //! worker that the OS preempts delays the step by at most one task.
 //!
 //! Results do not depend on which thread runs which task: every task writes its own
@@ -22,6 +22,7 @@
 #![allow(unsafe_code)]
 
 use rayon::prelude::*;
+use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Condvar, Mutex, OnceLock, TryLockError};
@@ -118,14 +119,16 @@ impl Pool {
         if n == 0 {
             return;
         }
-        if n == 1 || self.workers == 0 {
+        // A step inside a step (a task of this pool asking for more threads) runs on the
+        // thread it is on: every thread is already busy with the outer step.
+        if n == 1 || self.workers == 0 || IN_STEP.get() {
             return (0..n).for_each(f);
         }
         let _caller = match self.caller.try_lock() {
             Ok(guard) => guard,
             // A task panicked on the caller's thread last time; the pool itself is fine.
             Err(TryLockError::Poisoned(e)) => e.into_inner(),
-            // Another thread's step holds the workers (or this is a step inside a step).
+            // Another thread's step holds the workers.
             Err(TryLockError::WouldBlock) => return (0..n).into_par_iter().for_each(f),
         };
         let s = self.shared;
@@ -148,12 +151,14 @@ impl Pool {
             fn drop(&mut self) {
                 self.0.job.store(std::ptr::null_mut(), SeqCst);
                 while self.0.busy.load(SeqCst) != 0 {
-                    std::sync::atomic::compiler_fence(SeqCst);
+                    std::hint::spin_loop();
                 }
             }
         }
         let finish = Finish(s);
+        let in_step = InStep::enter();
         job.work();
+        drop(in_step);
         drop(finish);
         if s.panicked.swap(false, SeqCst) {
             panic!("a task of a parallel step panicked on a worker thread");
@@ -161,7 +166,29 @@ impl Pool {
     }
 }
 
+thread_local! {
+    /// Whether this thread is running a task of a step (always, on a worker).
+    static IN_STEP: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the calling thread as inside a step until dropped (panics included).
+struct InStep;
+
+impl InStep {
+    fn enter() -> InStep {
+        IN_STEP.set(true);
+        InStep
+    }
+}
+
+impl Drop for InStep {
+    fn drop(&mut self) {
+        IN_STEP.set(false);
+    }
+}
+
 fn worker(s: &'static Shared) {
+    IN_STEP.set(true);
     let mut seen = 0;
     loop {
         seen = wait_for_step(s, seen);
@@ -192,7 +219,7 @@ fn wait_for_step(s: &Shared, seen: u64) -> u64 {
         if g != seen {
             return g;
         }
-        std::sync::atomic::compiler_fence(SeqCst);
+        std::hint::spin_loop();
         spins = spins.wrapping_add(1);
         if spins.is_multiple_of(1024) && start.elapsed() > SPIN {
             break;
@@ -266,6 +293,18 @@ mod tests {
             std::thread::sleep(SPIN * 2);
         }
         assert_eq!(hits.load(Relaxed), 192);
+    }
+
+    #[test]
+    fn a_step_inside_a_step_runs_on_the_same_thread() {
+        let mut outer = vec![Vec::new(); 4];
+        for_each_mut(&mut outer, |_, seen| {
+            let mut inner = vec![None; 8];
+            for_each_mut(&mut inner, |_, id| *id = Some(std::thread::current().id()));
+            let here = std::thread::current().id();
+            *seen = inner.into_iter().map(|id| id == Some(here)).collect();
+        });
+        assert!(outer.iter().flatten().all(|&same| same));
     }
 
     #[test]

@@ -261,12 +261,18 @@ pub fn attention(q: &[f32], cache: &LayerCache, pos: usize, h: Heads, out: &mut 
             }
         })
     };
-    // A short step (one token over a short cache) is cheaper than a hand-off.
+    // A short step (one token over a short cache) is cheaper than a hand-off. One token:
+    // one share of the heads per thread; a prompt: four, as later tokens attend further.
     let work = heads * (pos + q.len() / row);
-    if work < 4096 {
+    if work < 512 {
         run(0, out);
     } else {
-        let per = heads.div_ceil(4 * crate::pool::Pool::global().threads());
+        let threads = crate::pool::Pool::global().threads();
+        let per = heads.div_ceil(if order == SumOrder::Vector {
+            threads
+        } else {
+            4 * threads
+        });
         crate::pool::for_each_chunk_mut(out, per * h.head_dim, |c, dst| run(c * per, dst));
     }
 }
