@@ -13,7 +13,7 @@ use crate::report::input_error;
 use anyhow::Result;
 use incant_engine::generate::GenerateRequest;
 use incant_engine::llama::{argmax, KvCache, Logits};
-use incant_engine::{EmbedOptions, SamplingParams};
+use incant_engine::{ChatModel, EmbedOptions, SamplingParams};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -86,37 +86,17 @@ pub fn engine(models_dir: &Path, args: BenchEngineArgs) -> Result<ExitCode> {
         ignore_eos: true,
         ..GenerateRequest::default()
     };
-    let mut decode = 0f64;
+    // One sequence, then eight stepping together as the server batches them; the aggregate
+    // rate against one sequence's is what batching buys. The two alternate, repetition by
+    // repetition, so a machine that speeds up or slows down meanwhile moves both alike.
+    const BATCH: usize = 8;
+    let (mut decode, mut batch) = (0f64, 0f64);
     let mut first_token_ms = f64::MAX;
     for _ in 0..args.repeat {
         let g = chat.generate(&prompt, &req, &mut |_| {})?;
         decode = decode.max(g.timings.decode_tokens_per_s);
         first_token_ms = first_token_ms.min(g.timings.prefill_ms);
-    }
-
-    // Batched decoding: eight sequences step together, as the server batches them; the
-    // aggregate rate against one sequence's is what batching buys.
-    const BATCH: usize = 8;
-    let mut batch = 0f64;
-    for _ in 0..args.repeat {
-        let llama = chat.llama();
-        let mut caches: Vec<KvCache> = (0..BATCH).map(|_| KvCache::default()).collect();
-        let mut toks = Vec::with_capacity(BATCH);
-        for cache in caches.iter_mut() {
-            let logits = llama.forward(&prompt, cache, Logits::Last)?;
-            toks.push(argmax(&logits));
-        }
-        let t = Instant::now();
-        for _ in 0..args.decode_tokens {
-            let mut steps: Vec<(u32, &mut KvCache)> =
-                toks.iter().copied().zip(caches.iter_mut()).collect();
-            let logits = llama.forward_batch(&mut steps)?;
-            toks = logits
-                .chunks_exact(logits.len() / BATCH)
-                .map(argmax)
-                .collect();
-        }
-        batch = batch.max((BATCH * args.decode_tokens) as f64 / t.elapsed().as_secs_f64());
+        batch = batch.max(batched_decode(&chat, &prompt, BATCH, args.decode_tokens)?);
     }
 
     // Prefill: one prompt of exactly `prefill_tokens` tokens.
@@ -231,4 +211,24 @@ pub fn engine(models_dir: &Path, args: BenchEngineArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Aggregate tokens/s of `n` sequences decoding `tokens` greedy tokens each after `prompt`,
+/// one batched step at a time.
+fn batched_decode(chat: &ChatModel, prompt: &[u32], n: usize, tokens: usize) -> Result<f64> {
+    let llama = chat.llama();
+    let mut caches: Vec<KvCache> = (0..n).map(|_| KvCache::default()).collect();
+    let mut toks = Vec::with_capacity(n);
+    for cache in caches.iter_mut() {
+        let logits = llama.forward(prompt, cache, Logits::Last)?;
+        toks.push(argmax(&logits));
+    }
+    let t = Instant::now();
+    for _ in 0..tokens {
+        let mut steps: Vec<(u32, &mut KvCache)> =
+            toks.iter().copied().zip(caches.iter_mut()).collect();
+        let logits = llama.forward_batch(&mut steps)?;
+        toks = logits.chunks_exact(logits.len() / n).map(argmax).collect();
+    }
+    Ok((n * tokens) as f64 / t.elapsed().as_secs_f64())
 }
