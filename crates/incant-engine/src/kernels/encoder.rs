@@ -376,15 +376,7 @@ mod tests {
     use super::*;
 
     fn data(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * scale
-            })
-            .collect()
+        crate::kernels::test_data::uniform(n, seed, scale)
     }
 
     fn paths() -> Vec<Path> {

@@ -31,3 +31,21 @@ pub mod ops;
 pub mod quant;
 pub mod scores;
 pub mod simd;
+
+/// Seeded test inputs, drawn from incant's one generator ([`crate::rng`]).
+#[cfg(test)]
+pub(crate) mod test_data {
+    use crate::rng::Rng;
+
+    /// A draw in `[-scale / 2, scale / 2)` each call.
+    pub fn uniform_draws(seed: u64, scale: f32) -> impl FnMut() -> f32 {
+        let mut rng = Rng::new(seed);
+        move || (rng.next_f64() as f32 - 0.5) * scale
+    }
+
+    /// `n` draws in `[-scale / 2, scale / 2)`.
+    pub fn uniform(n: usize, seed: u64, scale: f32) -> Vec<f32> {
+        let mut draw = uniform_draws(seed, scale);
+        (0..n).map(|_| draw()).collect()
+    }
+}

@@ -361,11 +361,7 @@ mod tests {
     #[test]
     fn row_wise_finish_gives_the_bits_of_the_per_dimension_one() {
         let hd = 8;
-        let mut seed = 1u64;
-        let mut next = || {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 3.0
-        };
+        let mut next = crate::kernels::test_data::uniform_draws(1, 3.0);
         for order in [SumOrder::Vector, SumOrder::Tiled] {
             for used in 1..=order.slots() {
                 let acc: Vec<f32> = (0..used * hd).map(|_| next()).collect();

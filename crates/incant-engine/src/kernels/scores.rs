@@ -242,17 +242,9 @@ mod tests {
         out
     }
 
-    fn numbers(seed: u64) -> impl FnMut() -> f32 {
-        let mut seed = seed;
-        move || {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-            ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 4.0
-        }
-    }
-
     #[test]
     fn every_path_gives_the_scalar_bits() {
-        let mut next = numbers(3);
+        let mut next = crate::kernels::test_data::uniform_draws(3, 4.0);
         for hd in [8usize, 16, 40, 64, 80, 128] {
             for n in [1usize, 5, 16, 17, 70] {
                 let (stride, offset) = (3 * hd, hd);
