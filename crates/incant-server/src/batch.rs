@@ -90,8 +90,10 @@ pub(crate) fn engine_loop(
                     })
                 }
                 Err(e) => {
-                    let _ = item.reply.send(Err(e));
+                    // The gauge drops before the reply, so a client never sees its own
+                    // finished job in /metrics.
                     stats.depth.fetch_sub(1, Ordering::Relaxed);
+                    let _ = item.reply.send(Err(e));
                 }
             }
         }
@@ -113,8 +115,8 @@ pub(crate) fn engine_loop(
         if let Err(e) = step {
             // A failed step fails every sequence in it; the model itself stays usable.
             for l in live.drain(..) {
-                let _ = l.item.reply.send(Err(BackendError::Failed(e.to_string())));
                 stats.depth.fetch_sub(1, Ordering::Relaxed);
+                let _ = l.item.reply.send(Err(BackendError::Failed(e.to_string())));
             }
             continue;
         }
@@ -132,11 +134,11 @@ pub(crate) fn engine_loop(
                 });
                 cache.put(prefix);
                 let engine_ms = l.picked.elapsed().as_secs_f64() * 1e3;
+                stats.depth.fetch_sub(1, Ordering::Relaxed);
                 let _ = l
                     .item
                     .reply
                     .send(Ok(output(generation, l.queue_ms, engine_ms)));
-                stats.depth.fetch_sub(1, Ordering::Relaxed);
             } else {
                 i += 1;
             }
