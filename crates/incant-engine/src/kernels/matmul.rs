@@ -149,40 +149,54 @@ fn fill(out: &mut [f32], m: usize, rows: usize, kernel: BlockKernel<'_>) {
 }
 
 /// Several products over the same few input rows (a batch of sequences): the rows of
-/// every matrix are split between the threads in one parallel step, into transposed
-/// buffers that a second step turns around.
+/// every matrix are split between the threads in one parallel step. A thread runs its share
+/// a piece at a time into a small buffer with the tokens side by side (what the kernels
+/// write fastest), and turns each piece around into the output rows while it is still in
+/// cache: no second step, no large buffer to clear.
 fn few_tokens(m: usize, jobs: &mut [(BlockKernel<'_>, &mut [f32])]) {
-    let mut transposed: Vec<Vec<f32>> = jobs.iter().map(|(_, out)| vec![0f32; out.len()]).collect();
-    let mut tasks = Vec::new();
-    for ((kernel, out), buffer) in jobs.iter().zip(transposed.iter_mut()) {
-        let block = decode_block(out.len() / m);
-        for (c, cols) in buffer.chunks_mut(m * block).enumerate() {
-            tasks.push((kernel, c * block, cols));
-        }
+    /// Floats in a thread's piece buffer (16 KB: the piece stays in the first-level cache).
+    const PIECE: usize = 4096;
+    struct Task<'k, 'o> {
+        kernel: &'k BlockKernel<'k>,
+        r0: usize,
+        /// The task's columns of every output row (one slice per token).
+        cols: Vec<&'o mut [f32]>,
     }
-    crate::pool::for_each_mut(&mut tasks, |_, (kernel, r0, cols)| {
-        let rows = *r0..*r0 + cols.len() / m;
-        for g in (0..m).step_by(MAX_TOKENS) {
-            let k = (m - g).min(MAX_TOKENS);
-            kernel(
-                rows.clone(),
-                g,
-                k,
-                &mut cols[g..],
-                Strides { row: m, token: 1 },
-            );
-        }
-    });
-    let mut rows_out = Vec::new();
-    for ((_, out), buffer) in jobs.iter_mut().zip(&transposed) {
+    let mut tasks: Vec<Task<'_, '_>> = Vec::new();
+    for (kernel, out) in jobs.iter_mut() {
         let rows = out.len() / m;
-        for (t, dst) in out.chunks_mut(rows).enumerate() {
-            rows_out.push((buffer, t, dst));
+        let block = decode_block(rows);
+        let first = tasks.len();
+        for c in 0..rows.div_ceil(block) {
+            tasks.push(Task {
+                kernel: &*kernel,
+                r0: c * block,
+                cols: Vec::with_capacity(m),
+            });
+        }
+        for row in out.chunks_mut(rows) {
+            for (c, cols) in row.chunks_mut(block).enumerate() {
+                tasks[first + c].cols.push(cols);
+            }
         }
     }
-    crate::pool::for_each_mut(&mut rows_out, |_, (buffer, t, dst)| {
-        for (r, o) in dst.iter_mut().enumerate() {
-            *o = buffer[r * m + *t];
+    let piece_rows = (PIECE / m).max(1);
+    crate::pool::for_each_mut(&mut tasks, |_, task| {
+        let mut buffer = [0f32; PIECE];
+        let n = task.cols[0].len();
+        for p0 in (0..n).step_by(piece_rows) {
+            let p1 = (p0 + piece_rows).min(n);
+            let piece = &mut buffer[..(p1 - p0) * m];
+            for g in (0..m).step_by(MAX_TOKENS) {
+                let k = (m - g).min(MAX_TOKENS);
+                let rows = task.r0 + p0..task.r0 + p1;
+                (task.kernel)(rows, g, k, &mut piece[g..], Strides { row: m, token: 1 });
+            }
+            for (t, dst) in task.cols.iter_mut().enumerate() {
+                for (o, r) in dst[p0..p1].iter_mut().zip(0..) {
+                    *o = piece[r * m + t];
+                }
+            }
         }
     });
 }
@@ -449,4 +463,70 @@ fn decode(parts: &mut [(RowsKernel<'_>, &mut [f32])]) {
         }
     }
     crate::pool::for_each_mut(&mut tasks, |_, (k, r0, chunk)| k(*r0, chunk));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::dot::tests::{q4_1_row, q8_0_row, Draws};
+
+    /// Panics at the first output whose bits differ, naming its token and row.
+    fn same_bits(got: &[f32], want: &[f32], tokens: usize, what: &str) {
+        let rows = got.len() / tokens;
+        if let Some(i) = (0..got.len()).find(|&i| got[i].to_bits() != want[i].to_bits()) {
+            panic!(
+                "{what}: token {} row {}: {} != {}",
+                i / rows,
+                i % rows,
+                got[i],
+                want[i]
+            );
+        }
+    }
+
+    /// Every number of input rows (one token, a batch of sequences in pieces, a prompt
+    /// split by tokens) gives each output the scalar dot product of its weight row and
+    /// quantised input row, bit for bit, alone and beside a second matrix.
+    #[test]
+    fn every_batch_size_gives_the_scalar_products() {
+        // More rows than one thread's piece holds at eight tokens, and not a multiple of 16.
+        let (rows, cols) = (1100, 64);
+        let nb = cols / QK;
+        let mut draws = Draws::new(11);
+        let q4: Vec<BlockQ4_1> = (0..rows).flat_map(|_| q4_1_row(&mut draws, nb)).collect();
+        let q8: Vec<BlockQ8_0> = (0..rows).flat_map(|_| q8_0_row(&mut draws, nb)).collect();
+        let weight = |storage| Weight {
+            rows,
+            cols,
+            storage,
+        };
+        let (w4, w8) = (
+            weight(Storage::Q4_1(q4.clone())),
+            weight(Storage::Q8_0(q8.clone())),
+        );
+        for m in [1usize, 2, 3, 7, 8, 9, 16, 17, 63, 64, 65, 100] {
+            let x = crate::kernels::test_data::uniform(m * cols, m as u64, 4.0);
+            let (mut want4, mut want8) = (vec![0f32; m * rows], vec![0f32; m * rows]);
+            for (t, xt) in x.chunks_exact(cols).enumerate() {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                quant::quantize_q8_1(xt, &mut a);
+                quant::quantize_q8_0(xt, &mut b);
+                for r in 0..rows {
+                    let w = r * nb..(r + 1) * nb;
+                    want4[t * rows + r] = quant::dot_q4_1_q8_1(&q4[w.clone()], &a);
+                    want8[t * rows + r] = quant::dot_q8_0_q8_0(&q8[w], &b);
+                }
+            }
+            let input = Input::new(&x, m);
+            let (mut got4, mut got8) = (vec![f32::NAN; m * rows], vec![f32::NAN; m * rows]);
+            w4.matmul(&input, &mut got4).unwrap();
+            w8.matmul(&input, &mut got8).unwrap();
+            same_bits(&got4, &want4, m, &format!("q4_1, {m} rows"));
+            same_bits(&got8, &want8, m, &format!("q8_0, {m} rows"));
+            let (mut both4, mut both8) = (vec![f32::NAN; m * rows], vec![f32::NAN; m * rows]);
+            matmul_many(&input, &mut [(&w4, &mut both4), (&w8, &mut both8)]).unwrap();
+            same_bits(&both4, &want4, m, &format!("q4_1 beside q8_0, {m} rows"));
+            same_bits(&both8, &want8, m, &format!("q8_0 beside q4_1, {m} rows"));
+        }
+    }
 }

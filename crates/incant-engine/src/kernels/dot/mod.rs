@@ -348,4 +348,4 @@ pub fn q8_0_q8_0_block(
 mod x86;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

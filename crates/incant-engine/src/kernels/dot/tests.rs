@@ -14,9 +14,9 @@ fn q8_0_q8_0(isa: Isa, w: &[BlockQ8_0], xs: &[&[BlockQ8_0]], out: &mut [f32]) {
 }
 
 /// Seeded draws for the blocks (incant's one generator).
-struct Draws(crate::rng::Rng);
+pub(crate) struct Draws(crate::rng::Rng);
 impl Draws {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Draws(crate::rng::Rng::new(seed))
     }
     fn next(&mut self) -> u32 {
@@ -33,7 +33,7 @@ impl Draws {
     }
 }
 
-fn q4_1_row(r: &mut Draws, nb: usize) -> Vec<BlockQ4_1> {
+pub(crate) fn q4_1_row(r: &mut Draws, nb: usize) -> Vec<BlockQ4_1> {
     (0..nb)
         .map(|_| BlockQ4_1 {
             d: r.f16(0.05),
@@ -43,7 +43,7 @@ fn q4_1_row(r: &mut Draws, nb: usize) -> Vec<BlockQ4_1> {
         .collect()
 }
 
-fn q8_0_row(r: &mut Draws, nb: usize) -> Vec<BlockQ8_0> {
+pub(crate) fn q8_0_row(r: &mut Draws, nb: usize) -> Vec<BlockQ8_0> {
     (0..nb)
         .map(|_| BlockQ8_0 {
             d: r.f16(0.02),
