@@ -13,6 +13,7 @@
 use crate::gguf::GgufFile;
 use crate::kernels::matmul::{matmul_many, Input, Weight};
 use crate::kernels::ops::{self, Heads, LayerCache};
+use crate::kernels::prepared::{Format, Quantised};
 use crate::{bad_model, EngineError};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
@@ -370,9 +371,17 @@ impl Llama {
     fn logits(&self, rows: &[f32]) -> Result<Vec<f32>, EngineError> {
         let n = rows.len() / self.cfg.n_embd;
         let mut normed = vec![0f32; rows.len()];
-        ops::rms_norm(rows, &self.norm, self.cfg.rms_eps as f32, &mut normed);
+        let eps = self.cfg.rms_eps as f32;
+        let d = self.cfg.n_embd;
+        let input = pairs_step(
+            &mut normed,
+            n,
+            self.output.format(),
+            rows.chunks(2 * d),
+            |out, x| ops::rms_norm(x, &self.norm, eps, out),
+        );
         let mut out = vec![0f32; n * self.output.rows()];
-        self.output.matmul(&Input::new(&normed, n), &mut out)?;
+        self.output.matmul(&input, &mut out)?;
         Ok(out)
     }
 
@@ -416,62 +425,159 @@ impl Llama {
         let mut o = vec![0f32; m * d];
         let (mut g, mut u) = (vec![0f32; m * c.n_ff], vec![0f32; m * c.n_ff]);
         for (l, b) in self.blocks.iter().enumerate() {
-            ops::rms_norm(&x, &b.attn_norm, eps, &mut h);
-            let input = Input::new(&h, m);
+            // The previous block's feed-forward output joins the residual here, in the
+            // norm's own parallel step.
+            let added = (l > 0).then_some(&o[..]);
+            let input = norm_step(&mut x, added, &b.attn_norm, eps, &mut h, b.wq.format());
             matmul_many(
                 &input,
                 &mut [(&b.wq, &mut q), (&b.wk, &mut k), (&b.wv, &mut v)],
             )?;
-            for t in 0..m {
-                let (cs, sn) = (
-                    &cos[t * hd / 2..(t + 1) * hd / 2],
-                    &sin[t * hd / 2..(t + 1) * hd / 2],
-                );
-                for head in q[t * qd..(t + 1) * qd].chunks_exact_mut(hd) {
-                    ops::rope_head(head, cs, sn);
-                }
-                for head in k[t * kvd..(t + 1) * kvd].chunks_exact_mut(hd) {
-                    ops::rope_head(head, cs, sn);
-                }
-            }
             // Each sequence attends over its own cache: several sequences run in parallel.
-            let mut outs = Vec::with_capacity(spans.len());
-            let mut rest = &mut att[..];
-            for &(_, n, _) in &spans {
-                let (a, r) = rest.split_at_mut(n * qd);
-                outs.push(a);
-                rest = r;
-            }
-            let one =
-                |cache: &mut KvCache, (r0, n, pos): (usize, usize, usize), out: &mut [f32]| {
-                    let layer = &mut cache.layers[l];
-                    layer.push(&k[r0 * kvd..(r0 + n) * kvd], &v[r0 * kvd..(r0 + n) * kvd]);
-                    ops::attention(&q[r0 * qd..(r0 + n) * qd], layer, pos, heads, out);
-                };
-            if groups.len() > 1 {
-                let mut work: Vec<_> = groups.iter_mut().zip(&spans).zip(outs).collect();
-                crate::pool::for_each_mut(&mut work, |_, (((cache, _), span), out)| {
-                    one(cache, **span, out)
+            let mut work = Vec::with_capacity(spans.len());
+            let (mut qs, mut ks, mut vs, mut outs) = (&mut q[..], &mut k[..], &v[..], &mut att[..]);
+            for ((cache, _), &span) in groups.iter_mut().zip(&spans) {
+                let n = span.1;
+                let (q1, q2) = std::mem::take(&mut qs).split_at_mut(n * qd);
+                let (k1, k2) = std::mem::take(&mut ks).split_at_mut(n * kvd);
+                let (v1, v2) = vs.split_at(n * kvd);
+                let (a1, a2) = std::mem::take(&mut outs).split_at_mut(n * qd);
+                (qs, ks, vs, outs) = (q2, k2, v2, a2);
+                work.push(SeqAttention {
+                    layer: &mut cache.layers[l],
+                    span,
+                    q: q1,
+                    k: k1,
+                    v: v1,
+                    out: a1,
                 });
-            } else {
-                for (((cache, _), &span), out) in groups.iter_mut().zip(&spans).zip(outs) {
-                    one(cache, span, out);
-                }
             }
-            b.wo.matmul(&Input::new(&att, m), &mut o)?;
-            x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
-            ops::rms_norm(&x, &b.ffn_norm, eps, &mut h);
-            let input = Input::new(&h, m);
+            if work.len() > 1 {
+                crate::pool::for_each_mut(&mut work, |_, w| w.run(&cos, &sin, heads));
+            } else {
+                work.iter_mut().for_each(|w| w.run(&cos, &sin, heads));
+            }
+            drop(work);
+            let input = quantise_step(&mut att, m, b.wo.format());
+            b.wo.matmul(&input, &mut o)?;
+            let input = norm_step(&mut x, Some(&o), &b.ffn_norm, eps, &mut h, b.gate.format());
             matmul_many(&input, &mut [(&b.gate, &mut g), (&b.up, &mut u)])?;
-            ops::swiglu(&mut g, &u);
-            b.down.matmul(&Input::new(&g, m), &mut o)?;
-            x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
+            let input = pairs_step(&mut g, m, b.down.format(), u.chunks(2 * c.n_ff), |g, u| {
+                ops::swiglu(g, u)
+            });
+            b.down.matmul(&input, &mut o)?;
         }
+        x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
         for (cache, n) in groups.iter_mut() {
             cache.len += *n;
         }
         Ok(x)
     }
+}
+
+/// One sequence's part of a block's attention step: its rows of the queries, keys and
+/// values (rotated, then the keys and values appended to its cache) and of the output.
+struct SeqAttention<'a> {
+    layer: &'a mut LayerCache,
+    /// First row, rows, and the position of the first row.
+    span: (usize, usize, usize),
+    q: &'a mut [f32],
+    k: &'a mut [f32],
+    v: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl SeqAttention<'_> {
+    /// Rotates the rows' queries and keys (`cos`/`sin`: the rotary tables of every row of
+    /// the step), appends the keys and values to the cache and attends.
+    fn run(&mut self, cos: &[f32], sin: &[f32], heads: Heads) {
+        let (r0, n, pos) = self.span;
+        let hd = heads.head_dim;
+        let (qd, kvd) = (heads.n_head * hd, heads.n_kv_head * hd);
+        for t in 0..n {
+            let at = (r0 + t) * hd / 2..(r0 + t + 1) * hd / 2;
+            let (cs, sn) = (&cos[at.clone()], &sin[at]);
+            for head in self.q[t * qd..(t + 1) * qd].chunks_exact_mut(hd) {
+                ops::rope_head(head, cs, sn);
+            }
+            for head in self.k[t * kvd..(t + 1) * kvd].chunks_exact_mut(hd) {
+                ops::rope_head(head, cs, sn);
+            }
+        }
+        self.layer.push(self.k, self.v);
+        ops::attention(self.q, self.layer, pos, heads, self.out);
+    }
+}
+
+/// Runs `f(rows, extra)` on each pair of rows of `rows` (`m` rows; the last pair may be one
+/// row) in parallel, each with the next item of `extra`, and quantises every pair for
+/// `format` in the same task, while it is in cache ([`crate::kernels::prepared`]).
+fn pairs_step<'r, T: Send>(
+    rows: &'r mut [f32],
+    m: usize,
+    format: Option<Format>,
+    extra: impl Iterator<Item = T>,
+    f: impl Fn(&mut [f32], T) + Sync,
+) -> Input<'r> {
+    let k = rows.len() / m;
+    let mut quantised = format.map(|f| Quantised::new(f, m, k));
+    let mut slots: Vec<_> = match &mut quantised {
+        Some(q) => q.slots().into_iter().map(Some).collect(),
+        None => (0..m.div_ceil(2)).map(|_| None).collect(),
+    };
+    let mut tasks: Vec<_> = rows
+        .chunks_mut(2 * k)
+        .zip(extra.map(Some))
+        .zip(slots.iter_mut())
+        .collect();
+    crate::pool::for_each_mut(&mut tasks, |_, ((rows, extra), slot)| {
+        if let Some(e) = extra.take() {
+            f(rows, e);
+        }
+        if let Some(slot) = slot {
+            slot.quantise(rows);
+        }
+    });
+    drop(tasks);
+    drop(slots);
+    let rows: &'r [f32] = rows;
+    match quantised {
+        Some(q) => Input::prepared(rows, q),
+        None => Input::new(rows, m),
+    }
+}
+
+/// `rows` quantised for `format`, a pair of rows per task.
+fn quantise_step(rows: &mut [f32], m: usize, format: Option<Format>) -> Input<'_> {
+    pairs_step(rows, m, format, std::iter::repeat(()), |_, ()| {})
+}
+
+/// `out = rms_norm(x)` (with `added` added to `x` first), a pair of rows per task, each
+/// pair quantised for `format` as it is written.
+fn norm_step<'o>(
+    x: &mut [f32],
+    added: Option<&[f32]>,
+    weight: &[f32],
+    eps: f32,
+    out: &'o mut [f32],
+    format: Option<Format>,
+) -> Input<'o> {
+    let d = weight.len();
+    let m = x.len() / d;
+    let adds =
+        (0..m.div_ceil(2)).map(|p| added.map(|a| &a[2 * p * d..((2 * p + 2) * d).min(a.len())]));
+    pairs_step(
+        out,
+        m,
+        format,
+        x.chunks_mut(2 * d).zip(adds),
+        |out, (x, added)| {
+            if let Some(a) = added {
+                x.iter_mut().zip(a).for_each(|(x, a)| *x += a);
+            }
+            ops::rms_norm(x, weight, eps, out);
+        },
+    )
 }
 
 /// The index of the largest value (the first on ties, as llama.cpp's greedy sampler).

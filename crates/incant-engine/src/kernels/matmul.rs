@@ -11,6 +11,7 @@
 //! file's pages are released after each tensor, so a model costs one copy of its weights.
 
 use super::dot::{self, Isa, PairBlock, Strides, MAX_TOKENS};
+use super::prepared::{Format, Quantised};
 use super::quant::{self, BlockQ4_1, BlockQ8_0, BlockQ8_1, QK};
 use crate::gguf::GgufFile;
 use crate::EngineError;
@@ -44,6 +45,33 @@ impl<'a> Input<'a> {
             q8_0: OnceLock::new(),
             q8_0_pairs: OnceLock::new(),
         }
+    }
+
+    /// Rows whose quantised form the step that wrote them already made (see
+    /// [`super::prepared`]); any other form is still made on first use.
+    pub fn prepared(x: &'a [f32], q: Quantised) -> Self {
+        let input = Self::new(x, q.m);
+        assert_eq!(
+            q.k, input.k,
+            "prepared rows: {} columns, input {}",
+            q.k, input.k
+        );
+        let paired = !q.pairs.is_empty();
+        match q.format {
+            Format::Q8_1 => {
+                let _ = input.q8_1.set(q.q8_1);
+                if paired {
+                    let _ = input.q8_1_pairs.set(q.pairs);
+                }
+            }
+            Format::Q8_0 => {
+                let _ = input.q8_0.set(q.q8_0);
+                if paired {
+                    let _ = input.q8_0_pairs.set(q.pairs);
+                }
+            }
+        }
+        input
     }
 
     /// Quantises every row with `f` (rows in parallel when there are many), row-major.
@@ -248,6 +276,15 @@ impl Weight {
             cols,
             storage,
         })
+    }
+
+    /// The 8-bit form this matrix reads its input in (`None`: it reads f32).
+    pub fn format(&self) -> Option<Format> {
+        match self.storage {
+            Storage::Q4_1(_) => Some(Format::Q8_1),
+            Storage::Q8_0(_) => Some(Format::Q8_0),
+            Storage::F32(_) | Storage::Candle(_) => None,
+        }
     }
 
     /// Output features.
@@ -481,6 +518,50 @@ mod tests {
                 got[i],
                 want[i]
             );
+        }
+    }
+
+    /// Rows quantised a pair at a time by a step's tasks are the blocks and pairs that the
+    /// input makes on its own.
+    #[test]
+    fn prepared_rows_equal_the_inputs_own_quantisation() {
+        let k = 96;
+        for m in [1usize, 2, 3, 8, 9] {
+            let x = crate::kernels::test_data::uniform(m * k, 40 + m as u64, 6.0);
+            for format in [Format::Q8_1, Format::Q8_0] {
+                let mut q = Quantised::new(format, m, k);
+                for (slot, rows) in q.slots().iter_mut().zip(x.chunks(2 * k)) {
+                    slot.quantise(rows);
+                }
+                let (own, prepared) = (Input::new(&x, m), Input::prepared(&x, q));
+                // The step's blocks are in place: nothing is left to make on first use.
+                let paired = m > 1 && Isa::detected().reads_pairs();
+                let (rows, pairs) = match format {
+                    Format::Q8_1 => (
+                        prepared.q8_1.get().is_some(),
+                        prepared.q8_1_pairs.get().is_some(),
+                    ),
+                    Format::Q8_0 => (
+                        prepared.q8_0.get().is_some(),
+                        prepared.q8_0_pairs.get().is_some(),
+                    ),
+                };
+                assert!(rows && pairs == paired, "{format:?}, {m} rows");
+                let text = |v: &dyn std::fmt::Debug| format!("{v:?}");
+                if format == Format::Q8_1 {
+                    assert_eq!(text(&prepared.q8_1()), text(&own.q8_1()), "{m} rows");
+                    if paired {
+                        let (a, b) = (prepared.q8_1_pairs(), own.q8_1_pairs());
+                        assert_eq!(text(&a), text(&b), "{m} rows, pairs");
+                    }
+                } else {
+                    assert_eq!(text(&prepared.q8_0()), text(&own.q8_0()), "{m} rows");
+                    if paired {
+                        let (a, b) = (prepared.q8_0_pairs(), own.q8_0_pairs());
+                        assert_eq!(text(&a), text(&b), "{m} rows, pairs");
+                    }
+                }
+            }
         }
     }
 

@@ -14,6 +14,7 @@
 //!   batches of sequences).
 //! - [`matmul`]: weight matrices (native Q4_1/Q8_0/F32, or candle's kernels for any other
 //!   GGUF type) times activation rows, split between the threads of [`crate::pool`].
+//! - [`prepared`]: activation rows quantised by the parallel step that writes them.
 //! - [`ops`]: RMSNorm, rotary embeddings, SwiGLU, f16-rounded attention; [`scores`]: the
 //!   softmax of one head's scores, with an AVX-512 path.
 //! - [`expf`]: ggml's `exp`, scalar and AVX-512, for SiLU and softmax.
@@ -28,6 +29,7 @@ pub mod f16;
 pub mod gemm;
 pub mod matmul;
 pub mod ops;
+pub mod prepared;
 pub mod quant;
 pub mod scores;
 pub mod simd;

@@ -185,7 +185,15 @@ pub struct PairBlock {
 /// Pairs up `m` rows of `nb` Q8_1 blocks (`[row][block]`) as `[pair][block]`; an odd last
 /// row is paired with itself.
 pub fn pair_blocks(rows: &[BlockQ8_1], nb: usize, m: usize) -> Vec<PairBlock> {
-    pair_rows(rows, nb, m, |b| (b.qs, b.d))
+    pair_rows(rows, nb, m, q8_1_parts)
+}
+
+fn q8_1_parts(b: &BlockQ8_1) -> ([i8; 32], f32) {
+    (b.qs, b.d)
+}
+
+fn q8_0_offset_parts(b: &BlockQ8_0) -> ([i8; 32], f32) {
+    (b.qs.map(|q| q ^ i8::MIN), b.d)
 }
 
 /// Pairs up `m` rows of `nb` Q8_0 activation blocks as [`pair_blocks`] does, with every
@@ -193,7 +201,7 @@ pub fn pair_blocks(rows: &[BlockQ8_1], nb: usize, m: usize) -> Vec<PairBlock> {
 /// kernel multiplies unsigned activations by signed weights and takes `128 * sum(w)` back
 /// off, which leaves the exact integer sums.
 pub fn pair_blocks_offset(rows: &[BlockQ8_0], nb: usize, m: usize) -> Vec<PairBlock> {
-    pair_rows(rows, nb, m, |b| (b.qs.map(|q| q ^ i8::MIN), b.d))
+    pair_rows(rows, nb, m, q8_0_offset_parts)
 }
 
 fn pair_rows<B>(
@@ -202,20 +210,43 @@ fn pair_rows<B>(
     m: usize,
     parts: impl Fn(&B) -> ([i8; 32], f32),
 ) -> Vec<PairBlock> {
-    let mut out = Vec::with_capacity(m.div_ceil(2) * nb);
-    for p in 0..m.div_ceil(2) {
+    let empty = PairBlock {
+        qs: [0; 64],
+        d: [0.0; 16],
+    };
+    let mut out = vec![empty; m.div_ceil(2) * nb];
+    pair_rows_into(rows, nb, m, parts, &mut out);
+    out
+}
+
+/// [`pair_rows`] into `out` (`m.div_ceil(2) * nb` blocks).
+fn pair_rows_into<B>(
+    rows: &[B],
+    nb: usize,
+    m: usize,
+    parts: impl Fn(&B) -> ([i8; 32], f32),
+    out: &mut [PairBlock],
+) {
+    for (p, pair) in out.chunks_exact_mut(nb).enumerate().take(m.div_ceil(2)) {
         let (a, b) = (2 * p, (2 * p + 1).min(m - 1));
-        for blk in 0..nb {
+        for (blk, dst) in pair.iter_mut().enumerate() {
             let ((xq, xd), (yq, yd)) = (parts(&rows[a * nb + blk]), parts(&rows[b * nb + blk]));
-            let mut qs = [0i8; 64];
-            qs[..32].copy_from_slice(&xq);
-            qs[32..].copy_from_slice(&yq);
-            let mut d = [xd; 16];
-            d[8..].fill(yd);
-            out.push(PairBlock { qs, d });
+            dst.qs[..32].copy_from_slice(&xq);
+            dst.qs[32..].copy_from_slice(&yq);
+            dst.d[..8].fill(xd);
+            dst.d[8..].fill(yd);
         }
     }
-    out
+}
+
+/// [`pair_blocks`] of one or two rows into `out` (`nb` blocks).
+pub fn pair_blocks_into(rows: &[BlockQ8_1], nb: usize, out: &mut [PairBlock]) {
+    pair_rows_into(rows, nb, rows.len() / nb, q8_1_parts, out)
+}
+
+/// [`pair_blocks_offset`] of one or two rows into `out` (`nb` blocks).
+pub fn pair_blocks_offset_into(rows: &[BlockQ8_0], nb: usize, out: &mut [PairBlock]) {
+    pair_rows_into(rows, nb, rows.len() / nb, q8_0_offset_parts, out)
 }
 
 /// The `s` of up to eight rows side by side, block by block (`[group][block][row]`, rows
