@@ -327,13 +327,16 @@ fn head(
     // increasing `j`, the same sequence of fused multiply-adds as a dot product per
     // dimension. Slots no position reaches stay out (they would only add zeros).
     let slots = order.slots();
-    let used = n_kv.min(slots);
-    acc.clear();
-    acc.resize(used * hd, 0.0);
     let values = CacheRows {
         rows: &cache.v,
         ..keys
     };
+    if super::scores::folded_values(slots, scores, values, dst) {
+        return;
+    }
+    let used = n_kv.min(slots);
+    acc.clear();
+    acc.resize(used * hd, 0.0);
     super::scores::weighted_values(slots, scores, values, acc);
     order.finish_rows(acc, used, hd, lanes, dst);
 }
@@ -370,6 +373,42 @@ mod tests {
                 for (d, g) in got.iter().enumerate() {
                     let want = order.finish(|s| if s < used { acc[s * hd + d] } else { 0.0 });
                     assert_eq!(g.to_bits(), want.to_bits(), "{order:?} used={used} d={d}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn folded_values_give_the_bits_of_slot_rows_folded() {
+        let mut next = crate::kernels::test_data::uniform_draws(5, 4.0);
+        for hd in [16usize, 64, 128] {
+            for n in [1usize, 5, 16, 17, 33, 64, 65, 130, 200] {
+                let stride = 3 * hd;
+                let v: Vec<half::f16> = (0..n * stride)
+                    .map(|_| half::f16::from_f32(next()))
+                    .collect();
+                let p: Vec<f32> = (0..n).map(|_| round_f16(next().abs() / 4.0)).collect();
+                let values = CacheRows {
+                    rows: &v,
+                    head_dim: hd,
+                    stride,
+                    offset: hd,
+                };
+                for order in [SumOrder::Vector, SumOrder::Tiled] {
+                    let slots = order.slots();
+                    let mut got = vec![f32::NAN; hd];
+                    if !super::super::scores::folded_values(slots, &p, values, &mut got) {
+                        return; // no AVX-512 here: the slot rows below are the only path
+                    }
+                    for (d, g) in got.iter().enumerate() {
+                        let slot = |s: usize| {
+                            (s..n).step_by(slots).fold(0f32, |a, j| {
+                                p[j].mul_add(v[hd + j * stride + d].to_f32(), a)
+                            })
+                        };
+                        let want = order.finish(slot);
+                        assert_eq!(g.to_bits(), want.to_bits(), "{order:?} hd={hd} n={n} d={d}");
+                    }
                 }
             }
         }

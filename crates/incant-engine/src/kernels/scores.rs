@@ -3,10 +3,13 @@
 //! [`softmax_scores`]: for every cached position `j`, `s_j = (q · k_j) * scale` summed in
 //! ggml's order ([`SumOrder`]), then `e_j = exp(s_j - max)` with ggml's `exp`, and the total
 //! of the `e_j` in partial sums of sixteen (f32, `reduce16`'s order) added up in f64.
-//! [`weighted_values`]: `V·p` into per-slot partial sums. Written as scalar Rust, the
-//! compiler keeps the sums' order and therefore stays scalar; the AVX-512 paths keep sixteen
-//! slots per register and widen sixteen f16 values per instruction, the same operations in
-//! the same order, so every path gives the same bits.
+//! [`weighted_values`]: `V·p` into per-slot partial sums, which the caller folds; on AVX-512,
+//! [`folded_values`] folds them as it goes, straight into the head's output. Written as
+//! scalar Rust, the compiler keeps the sums' order and therefore stays scalar; the AVX-512
+//! paths keep sixteen lanes per register and widen sixteen f16 values per instruction, the
+//! same operations in the same order, so every path gives the same bits. The scores of
+//! sixteen positions are reduced together by one transposing tree of shuffles and adds,
+//! the additions of `reduce16` for each.
 
 // The AVX-512 path calls a function compiled for AVX-512F after checking the CPU, and loads
 // through raw pointers into slices of known length; each block says why.
@@ -104,6 +107,114 @@ pub fn weighted_values(slots: usize, p: &[f32], values: CacheRows<'_>, acc: &mut
     }
 }
 
+/// `V·p` of one head straight into `out` (`head_dim` values), on AVX-512: the slot sums of
+/// [`weighted_values`] folded as `SumOrder::finish_rows` folds them (`slots` 64: pairs of
+/// slots 32 apart, then 16 apart, then `reduce16`'s halves; 16: `reduce16`'s halves).
+/// Sixteen output dimensions live in each register and the folding runs as the slots are
+/// summed, so no slot rows are written, cleared or read back.
+/// Returns `false`, touching nothing, where the AVX-512 path does not run.
+pub fn folded_values(slots: usize, p: &[f32], values: CacheRows<'_>, out: &mut [f32]) -> bool {
+    assert!(
+        slots == 16 || slots == 64,
+        "ggml's orders use 16 or 64 slots"
+    );
+    assert_eq!(out.len(), values.head_dim, "one head of output");
+    values.check(p.len());
+    #[cfg(target_arch = "x86_64")]
+    if values.wide() {
+        // SAFETY: `wide` checked AVX-512F, F16C and the head size; `check` the bounds.
+        unsafe { folded_values_avx512(slots, p, values, out) };
+        return true;
+    }
+    false
+}
+
+/// # Safety
+/// As [`softmax_avx512`]; `out` holds `head_dim` values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,f16c")]
+unsafe fn folded_values_avx512(slots: usize, p: &[f32], values: CacheRows<'_>, out: &mut [f32]) {
+    // Up to four registers of output dimensions at a time.
+    let mut c0 = 0;
+    while c0 < values.head_dim {
+        // SAFETY (every arm): forwarded; `c0 + 16 * CH <= head_dim`.
+        unsafe {
+            match (values.head_dim - c0) / 16 {
+                1 => folded_chunks::<1>(slots, p, values, c0, out),
+                2 => folded_chunks::<2>(slots, p, values, c0, out),
+                3 => folded_chunks::<3>(slots, p, values, c0, out),
+                _ => folded_chunks::<4>(slots, p, values, c0, out),
+            }
+        }
+        c0 += 64.min(values.head_dim - c0);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+type Chunks<const CH: usize> = [std::arch::x86_64::__m512; CH];
+
+/// Output dimensions `c0..c0 + 16 * CH` of [`folded_values`]. A slot no position reaches
+/// adds zeros, which leaves every sum's bits as leaving the slot out would: a slot's sum
+/// starts at `+0` and adds exact, nonzero products of f16 values (or cancels to `+0`), so no
+/// partial sum is ever `-0`, the one value adding `+0` would change.
+///
+/// # Safety
+/// As [`folded_values_avx512`], and `c0 + 16 * CH <= head_dim`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,f16c")]
+#[inline]
+unsafe fn folded_chunks<const CH: usize>(
+    slots: usize,
+    p: &[f32],
+    values: CacheRows<'_>,
+    c0: usize,
+    out: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let n = p.len();
+    let add = |a: Chunks<CH>, b: Chunks<CH>| -> Chunks<CH> {
+        std::array::from_fn(|c| _mm512_add_ps(a[c], b[c]))
+    };
+    // reduce16's lane `l`: (slot l + slot 32 + l) + (slot 16 + l + slot 48 + l) with 64
+    // slots, slot `l` with 16; slot `s` is fused multiply-adds over positions s, s + slots,
+    // ... in increasing order.
+    let per_lane = slots / 16;
+    let mut lanes = [[_mm512_setzero_ps(); CH]; 16];
+    for (l, lane) in lanes.iter_mut().enumerate() {
+        let mut sums = [[_mm512_setzero_ps(); CH]; 4];
+        for (i, sum) in sums.iter_mut().enumerate().take(per_lane) {
+            let mut j = l + 16 * i;
+            while j < n {
+                let row = values.row(j)[c0..].as_ptr();
+                let pj = _mm512_set1_ps(p[j]);
+                for (c, a) in sum.iter_mut().enumerate() {
+                    // SAFETY: `c0 + 16 * CH <= head_dim` and the row holds `head_dim` f16
+                    // values (a transparent u16); the load is unaligned.
+                    let v = unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(row.add(16 * c).cast())) };
+                    *a = _mm512_fmadd_ps(pj, v, *a);
+                }
+                j += slots;
+            }
+        }
+        *lane = if per_lane == 4 {
+            add(add(sums[0], sums[2]), add(sums[1], sums[3]))
+        } else {
+            sums[0]
+        };
+    }
+    // reduce16's tree: lanes i + 8 onto i, then i + 4, i + 2, i + 1.
+    for half in [8, 4, 2, 1] {
+        for i in 0..half {
+            lanes[i] = add(lanes[i], lanes[i + half]);
+        }
+    }
+    let r = lanes[0];
+    for (c, v) in r.iter().enumerate() {
+        // SAFETY: `c0 + 16 * (c + 1) <= head_dim = out.len()`; the store is unaligned.
+        unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(c0 + 16 * c), *v) };
+    }
+}
+
 /// # Safety
 /// As [`softmax_avx512`].
 #[cfg(target_arch = "x86_64")]
@@ -141,47 +252,25 @@ unsafe fn softmax_avx512(
     scores: &mut Vec<f32>,
 ) -> f64 {
     use std::arch::x86_64::*;
-    let hd = keys.head_dim;
-    // `at + 16 <= hd` at every call (the head is whole registers), and a row holds `hd`
-    // f16 values (`f16` is a transparent u16).
-    let load = |k: &[half::f16], at: usize| -> __m512 {
-        // SAFETY: as above; the load is unaligned.
-        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(k.as_ptr().add(at).cast())) }
-    };
-    // The query in registers, sixteen values each (at most 256 values).
-    let chunks = hd / 16;
-    let qv: [__m512; 16] = std::array::from_fn(|c| {
-        if c < chunks {
-            // SAFETY: `q` holds `hd` values (checked by the caller); the load is unaligned.
-            unsafe { _mm512_loadu_ps(q.as_ptr().add(16 * c)) }
-        } else {
-            _mm512_setzero_ps()
-        }
-    });
     scores.resize(n, 0.0);
-    for (j, score) in scores.iter_mut().enumerate() {
-        let k = keys.row(j);
-        let folded = match order {
-            SumOrder::Vector => {
-                // Slots 0..64 in four registers; slot `l` takes elements l, l + 64, ...
-                let mut acc = [_mm512_setzero_ps(); 4];
-                for (c, q) in qv[..chunks].iter().enumerate() {
-                    acc[c % 4] = _mm512_fmadd_ps(*q, load(k, 16 * c), acc[c % 4]);
-                }
-                // (acc(l) + acc(32 + l)) + (acc(16 + l) + acc(48 + l))
-                _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]))
-            }
-            SumOrder::Tiled => {
-                let mut acc = _mm512_setzero_ps();
-                for (c, q) in qv[..chunks].iter().enumerate() {
-                    acc = _mm512_fmadd_ps(*q, load(k, 16 * c), acc);
-                }
-                acc
+    macro_rules! by_chunks {
+        ($($c:literal)*) => {
+            match keys.head_dim / 16 {
+                // SAFETY (every arm): forwarded; the head is `$c` whole registers.
+                $($c => unsafe { scores_avx512::<$c>(order, q, keys, scale, scores) },)*
+                _ => unreachable!("`wide` heads are 1 to 16 registers"),
             }
         };
-        *score = reduce16_avx512(folded) * scale;
     }
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    by_chunks!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+    // The largest score (the same value in any order: no score is NaN).
+    let mut top = _mm512_set1_ps(f32::NEG_INFINITY);
+    for c in scores.chunks(16) {
+        let lanes: __mmask16 = ((1u32 << c.len()) - 1) as u16;
+        // SAFETY: the mask covers exactly the `c.len() <= 16` floats of `c`.
+        top = _mm512_max_ps(top, unsafe { _mm512_mask_loadu_ps(top, lanes, c.as_ptr()) });
+    }
+    let max = _mm512_reduce_max_ps(top);
     let m = _mm512_set1_ps(max);
     let mut sum = 0f64;
     for c in scores.chunks_mut(16) {
@@ -194,6 +283,104 @@ unsafe fn softmax_avx512(
         sum += f64::from(reduce16_avx512(e));
     }
     sum
+}
+
+/// `scores[j] = (q · k_j) * scale` for every position, the head `C` registers wide.
+///
+/// # Safety
+/// As [`softmax_avx512`], with `head_dim == 16 * C` and `scores.len()` positions.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,f16c")]
+unsafe fn scores_avx512<const C: usize>(
+    order: SumOrder,
+    q: &[f32],
+    keys: CacheRows<'_>,
+    scale: f32,
+    scores: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let n = scores.len();
+    // SAFETY: `q` holds `16 * C` values (checked by the caller); the loads are unaligned.
+    let qv: [__m512; C] =
+        std::array::from_fn(|c| unsafe { _mm512_loadu_ps(q.as_ptr().add(16 * c)) });
+    // Sixteen lanes of partial sums of `q · k_j`, to be added up in `reduce16`'s order.
+    let fold = |j: usize| -> __m512 {
+        let k = keys.row(j).as_ptr();
+        // SAFETY: the row holds `16 * C` f16 values (a transparent u16); unaligned loads.
+        let load = |c: usize| unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(k.add(16 * c).cast())) };
+        match order {
+            SumOrder::Vector => {
+                // Slots 0..64 in four registers; slot `l` takes elements l, l + 64, ...
+                let mut acc = [_mm512_setzero_ps(); 4];
+                for (c, q) in qv.iter().enumerate() {
+                    acc[c % 4] = _mm512_fmadd_ps(*q, load(c), acc[c % 4]);
+                }
+                // (acc(l) + acc(32 + l)) + (acc(16 + l) + acc(48 + l))
+                _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]))
+            }
+            SumOrder::Tiled => {
+                let mut acc = _mm512_setzero_ps();
+                for (c, q) in qv.iter().enumerate() {
+                    acc = _mm512_fmadd_ps(*q, load(c), acc);
+                }
+                acc
+            }
+        }
+    };
+    // Sixteen positions at a time: their sums come out of one transposing reduction
+    // instead of sixteen horizontal ones; the rest one at a time.
+    let whole = n - n % 16;
+    let sc = _mm512_set1_ps(scale);
+    for j in (0..whole).step_by(16) {
+        let sums = reduce16_x16(std::array::from_fn(|i| fold(j + i)));
+        // SAFETY: `j + 16 <= n = scores.len()`; the store is unaligned.
+        unsafe { _mm512_storeu_ps(scores.as_mut_ptr().add(j), _mm512_mul_ps(sums, sc)) };
+    }
+    for (j, score) in scores.iter_mut().enumerate().skip(whole) {
+        *score = reduce16_avx512(fold(j)) * scale;
+    }
+}
+
+/// `reduce16` of sixteen registers at once: lane `i` of the result is `reduce16` of `v[i]`,
+/// the same additions (each commutes) in the same tree. Each step adds two shuffles of a
+/// pair of registers, which halves the lanes still to sum per register and doubles the
+/// registers' share of each: lanes i + 8 onto i, then i + 4, i + 2 and i + 1.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn reduce16_x16(v: [std::arch::x86_64::__m512; 16]) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    // Halves: [a0..8 + a8..16, b0..8 + b8..16] for the pairs (v0, v1), (v2, v3), ...
+    let h: [__m512; 8] = std::array::from_fn(|i| {
+        let (a, b) = (v[2 * i], v[2 * i + 1]);
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0x44>(a, b),
+            _mm512_shuffle_f32x4::<0xEE>(a, b),
+        )
+    });
+    // Quarters: 128-bit lane k of q[i] holds register 4i + k's four sums.
+    let q: [__m512; 4] = std::array::from_fn(|i| {
+        let (a, b) = (h[2 * i], h[2 * i + 1]);
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0x88>(a, b),
+            _mm512_shuffle_f32x4::<0xDD>(a, b),
+        )
+    });
+    // Eighths: lane k of p[i] holds [r(8i + k) x2, r(8i + 4 + k) x2].
+    let p: [__m512; 2] = std::array::from_fn(|i| {
+        let (a, b) = (q[2 * i], q[2 * i + 1]);
+        _mm512_add_ps(
+            _mm512_shuffle_ps::<0x44>(a, b),
+            _mm512_shuffle_ps::<0xEE>(a, b),
+        )
+    });
+    // Lane k: [r(k), r(4 + k), r(8 + k), r(12 + k)], element 4k + m is register k + 4m.
+    let r = _mm512_add_ps(
+        _mm512_shuffle_ps::<0x88>(p[0], p[1]),
+        _mm512_shuffle_ps::<0xDD>(p[0], p[1]),
+    );
+    let order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    _mm512_permutexvar_ps(order, r)
 }
 
 /// `reduce16` in registers: lanes i + 8 onto i, then i + 4, i + 2 and i + 1, the same
