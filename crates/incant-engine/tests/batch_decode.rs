@@ -65,33 +65,44 @@ fn sequences_stepped_together_generate_what_each_generates_alone() {
         "Write a haiku about the sea",
         "1, 2, 3,",
     ];
-    let req = greedy(10);
-    let alone: Vec<String> = prompts
-        .iter()
-        .map(|p| {
-            m.generate(&m.encode(p, false), &req, &mut |_| {})
+    // Greedy, and seeded top-k sampling with log-probabilities: a batch samples its
+    // sequences in parallel, each from its own random state.
+    let sampled = incant_engine::generate::GenerateRequest {
+        sampling: incant_engine::SamplingParams {
+            temperature: 0.9,
+            seed: 5,
+            ..incant_engine::SamplingParams::default()
+        },
+        max_tokens: 12,
+        logprobs: true,
+        ..Default::default()
+    };
+    for req in [greedy(10), sampled] {
+        let alone: Vec<_> = prompts
+            .iter()
+            .map(|p| m.generate(&m.encode(p, false), &req, &mut |_| {}).unwrap())
+            .collect();
+        let mut seqs: Vec<_> = prompts
+            .iter()
+            .map(|p| m.start(&m.encode(p, false), req.clone(), None).unwrap())
+            .collect();
+        let mut streamed = vec![String::new(); prompts.len()];
+        loop {
+            let mut refs: Vec<_> = seqs.iter_mut().collect();
+            if !m
+                .step(&mut refs, &mut |i, t| streamed[i].push_str(t))
                 .unwrap()
-                .text
-        })
-        .collect();
-    let mut seqs: Vec<_> = prompts
-        .iter()
-        .map(|p| m.start(&m.encode(p, false), req.clone(), None).unwrap())
-        .collect();
-    let mut streamed = vec![String::new(); prompts.len()];
-    loop {
-        let mut refs: Vec<_> = seqs.iter_mut().collect();
-        if !m
-            .step(&mut refs, &mut |i, t| streamed[i].push_str(t))
-            .unwrap()
-        {
-            break;
+            {
+                break;
+            }
         }
-    }
-    for (i, seq) in seqs.into_iter().enumerate() {
-        let (g, _) = seq.finish(&mut |t| streamed[i].push_str(t));
-        assert_eq!(g.text, alone[i], "prompt {i}");
-        assert_eq!(streamed[i], alone[i], "streamed text of prompt {i}");
+        for (i, seq) in seqs.into_iter().enumerate() {
+            let (g, _) = seq.finish(&mut |t| streamed[i].push_str(t));
+            assert_eq!(g.text, alone[i].text, "prompt {i}");
+            assert_eq!(g.token_ids, alone[i].token_ids, "prompt {i}");
+            assert_eq!(g.logprobs, alone[i].logprobs, "prompt {i}");
+            assert_eq!(streamed[i], alone[i].text, "streamed text of prompt {i}");
+        }
     }
 }
 

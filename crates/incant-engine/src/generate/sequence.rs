@@ -136,6 +136,8 @@ pub struct Sequence {
     bytes: Vec<u8>,
     finish: Option<FinishReason>,
     pending: Option<u32>,
+    /// The next token, sampled ahead of [`Self::advance`] (see [`Self::pick`]).
+    picked: Option<u32>,
     decode_start: Option<Instant>,
     forwards: usize,
 }
@@ -165,6 +167,7 @@ impl Sequence {
             bytes: Vec::new(),
             finish: None,
             pending: None,
+            picked: None,
             decode_start: None,
             forwards: 0,
         }
@@ -214,6 +217,29 @@ impl Sequence {
         self.forwards += 1;
     }
 
+    /// Samples the next token from the current logits ahead of [`Self::advance`], which then
+    /// takes it: the sequences of a batch sample in parallel, and hand out their text in
+    /// order afterwards. Does nothing where `advance` would not sample.
+    pub(super) fn pick(&mut self) {
+        if self.finish.is_none()
+            && self.picked.is_none()
+            && self.token_ids.len() < self.req.max_tokens
+        {
+            self.picked = Some(self.sample());
+        }
+    }
+
+    fn sample(&mut self) -> u32 {
+        if let Some(lp) = self.logprobs.as_mut() {
+            let mut work = self.logits.clone();
+            let t = self.sampler.sample(&mut work, &self.tokens);
+            lp.push(log_prob(&self.logits, t));
+            t
+        } else {
+            self.sampler.sample(&mut self.logits, &self.tokens)
+        }
+    }
+
     /// Picks the next token from the current logits and hands any text that became final
     /// to `on_text`. Returns the token to run through the model next, or `None` when the
     /// sequence has ended (end of turn, a stop string, `max_tokens`).
@@ -234,13 +260,9 @@ impl Sequence {
             self.finish = Some(FinishReason::Length);
             return Ok(None);
         }
-        let token = if let Some(lp) = self.logprobs.as_mut() {
-            let mut work = self.logits.clone();
-            let t = self.sampler.sample(&mut work, &self.tokens);
-            lp.push(log_prob(&self.logits, t));
-            t
-        } else {
-            self.sampler.sample(&mut self.logits, &self.tokens)
+        let token = match self.picked.take() {
+            Some(t) => t,
+            None => self.sample(),
         };
         if !self.req.ignore_eos && tokenizer.is_end_of_generation(token) {
             if let Some(lp) = self.logprobs.as_mut() {

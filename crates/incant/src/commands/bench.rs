@@ -12,7 +12,7 @@ use crate::cli::BenchEngineArgs;
 use crate::report::input_error;
 use anyhow::Result;
 use incant_engine::generate::GenerateRequest;
-use incant_engine::llama::{argmax, KvCache, Logits};
+use incant_engine::llama::{KvCache, Logits};
 use incant_engine::{ChatModel, EmbedOptions, SamplingParams};
 use std::path::Path;
 use std::process::ExitCode;
@@ -96,7 +96,7 @@ pub fn engine(models_dir: &Path, args: BenchEngineArgs) -> Result<ExitCode> {
         let g = chat.generate(&prompt, &req, &mut |_| {})?;
         decode = decode.max(g.timings.decode_tokens_per_s);
         first_token_ms = first_token_ms.min(g.timings.prefill_ms);
-        batch = batch.max(batched_decode(&chat, &prompt, BATCH, args.decode_tokens)?);
+        batch = batch.max(batched_decode(&chat, &prompt, BATCH, &req)?);
     }
 
     // Prefill: one prompt of exactly `prefill_tokens` tokens.
@@ -213,22 +213,27 @@ pub fn engine(models_dir: &Path, args: BenchEngineArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Aggregate tokens/s of `n` sequences decoding `tokens` greedy tokens each after `prompt`,
-/// one batched step at a time.
-fn batched_decode(chat: &ChatModel, prompt: &[u32], n: usize, tokens: usize) -> Result<f64> {
-    let llama = chat.llama();
-    let mut caches: Vec<KvCache> = (0..n).map(|_| KvCache::default()).collect();
-    let mut toks = Vec::with_capacity(n);
-    for cache in caches.iter_mut() {
-        let logits = llama.forward(prompt, cache, Logits::Last)?;
-        toks.push(argmax(&logits));
-    }
+/// Aggregate tokens/s of `n` sequences each generating `req` after `prompt`, stepped
+/// together as the server steps them ([`ChatModel::step`]: sampling, text and one batched
+/// forward pass a step). Counted as [`ChatModel::generate`] counts one sequence: forward
+/// passes per second of decoding.
+fn batched_decode(
+    chat: &ChatModel,
+    prompt: &[u32],
+    n: usize,
+    req: &GenerateRequest,
+) -> Result<f64> {
+    let mut seqs = (0..n)
+        .map(|_| chat.start(prompt, req.clone(), None))
+        .collect::<Result<Vec<_>, _>>()?;
     let t = Instant::now();
-    for _ in 0..tokens {
-        let mut steps: Vec<(u32, &mut KvCache)> =
-            toks.iter().copied().zip(caches.iter_mut()).collect();
-        let logits = llama.forward_batch(&mut steps)?;
-        toks = logits.chunks_exact(logits.len() / n).map(argmax).collect();
+    let mut forwards = 0;
+    loop {
+        let mut refs: Vec<_> = seqs.iter_mut().collect();
+        if !chat.step(&mut refs, &mut |_, _| {})? {
+            break;
+        }
+        forwards += n;
     }
-    Ok((n * tokens) as f64 / t.elapsed().as_secs_f64())
+    Ok(forwards as f64 / t.elapsed().as_secs_f64())
 }
