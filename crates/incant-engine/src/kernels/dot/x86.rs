@@ -302,12 +302,9 @@ unsafe fn pairs_n<const NP: usize>(
         let s = unsafe { _mm256_loadu_ps(sums.get_unchecked(b).as_ptr()) };
         summs = _mm256_add_ps(summs, _mm256_mul_ps(_mm256_set1_ps(blk.m), s));
     }
-    let mut sm = [0f32; MAX_TOKENS];
-    // SAFETY: `sm` is 8 writable f32s; the store is unaligned.
-    unsafe { _mm256_storeu_ps(sm.as_mut_ptr(), summs) };
-    for t in 0..2 * NP {
-        out[t] = token_sum(acc[t / 2], t % 2) + sm[t];
-    }
+    let sums = token_sums(acc, Some(summs));
+    // SAFETY: `out` is 8 writable f32s; the store is unaligned.
+    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), sums) };
 }
 
 /// Q8_0 x Q8_0 for consecutive weight rows against up to four pairs of offset activation
@@ -370,19 +367,45 @@ unsafe fn pairs8_n<const NP: usize>(
             acc[p] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dx), f, acc[p]);
         }
     }
-    for t in 0..2 * NP {
-        out[t] = token_sum(acc[t / 2], t % 2);
-    }
+    let sums = token_sums(acc, None);
+    // SAFETY: `out` is 8 writable f32s; the store is unaligned.
+    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), sums) };
 }
 
-/// The eight lanes of token `half` (0 or 1) of a pair register, summed in ggml's order.
+/// The token sums of `NP` pair registers (token 2p in lanes 0..8 of `acc[p]`, token 2p + 1
+/// in lanes 8..16), each its eight lanes summed in `hsum_float_8`'s order (lanes i + 4 onto
+/// i, then i + 2, then i + 1), plus `add` if given: lane `t` is token `t` (lanes past
+/// `2 * NP` mean nothing). The sums of all tokens come out of one tree of shuffles and adds
+/// instead of eight horizontal ones.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn token_sum(acc: __m512, half: usize) -> f32 {
-    let mut lanes = [0f32; 16];
-    // SAFETY: `lanes` is 16 writable f32s; the store is unaligned.
-    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), acc) };
-    hsum8(lanes[half * 8..][..8].try_into().expect("8 lanes"))
+fn token_sums<const NP: usize>(acc: [__m512; NP], add: Option<__m256>) -> __m256 {
+    let a = |p: usize| if p < NP { acc[p] } else { _mm512_setzero_ps() };
+    // Lanes i + 4 onto i: 128-bit lane k holds token k (of the first two registers) or
+    // token 4 + k (of the last two).
+    let fold = |x: __m512, y: __m512| {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0x88>(x, y),
+            _mm512_shuffle_f32x4::<0xDD>(x, y),
+        )
+    };
+    let (low, high) = (fold(a(0), a(1)), fold(a(2), a(3)));
+    // Then i + 2: lane k holds [token k: 2 sums, token 4 + k: 2 sums].
+    let p = _mm512_add_ps(
+        _mm512_shuffle_ps::<0x44>(low, high),
+        _mm512_shuffle_ps::<0xEE>(low, high),
+    );
+    // Then i + 1: lane k holds [token k, token 4 + k] twice.
+    let q = _mm512_add_ps(
+        _mm512_shuffle_ps::<0x88>(p, p),
+        _mm512_shuffle_ps::<0xDD>(p, p),
+    );
+    let order = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 13, 9, 5, 1, 12, 8, 4, 0);
+    let sums = _mm512_castps512_ps256(_mm512_permutexvar_ps(order, q));
+    match add {
+        Some(v) => _mm256_add_ps(sums, v),
+        None => sums,
+    }
 }
 
 /// The values and scales of block `b` of a pair row.
