@@ -108,28 +108,42 @@ impl Quantised {
 impl PairSlot<'_> {
     /// Quantises this slot's rows (`x`: one or two rows of `k` values), and pairs them.
     pub fn quantise(&mut self, x: &[f32]) {
-        let isa = Isa::detected();
         let nb = self.k / QK;
-        let rows = x.len() / self.k;
         match self.format {
-            Format::Q8_1 => {
-                // Rows are whole blocks: the pair quantises as one slice.
-                let mut v = Vec::with_capacity(rows * nb);
-                dot::quantize_q8_1(isa, x, &mut v);
-                self.q8_1[..v.len()].copy_from_slice(&v);
-                if !self.pair.is_empty() {
-                    dot::pair_blocks_into(&v, nb, self.pair);
-                }
-            }
-            Format::Q8_0 => {
-                // Rows are whole blocks: the pair quantises as one slice.
-                let mut v = Vec::with_capacity(rows * nb);
-                dot::quantize_q8_0(isa, x, &mut v);
-                self.q8_0[..v.len()].copy_from_slice(&v);
-                if !self.pair.is_empty() {
-                    dot::pair_blocks_offset_into(&v, nb, self.pair);
-                }
-            }
+            Format::Q8_1 => fill(
+                x,
+                nb,
+                self.q8_1,
+                self.pair,
+                dot::quantize_q8_1,
+                dot::pair_blocks_into,
+            ),
+            Format::Q8_0 => fill(
+                x,
+                nb,
+                self.q8_0,
+                self.pair,
+                dot::quantize_q8_0,
+                dot::pair_blocks_offset_into,
+            ),
         }
+    }
+}
+
+/// Quantises `x` into `rows` with `quantise` and, when the slot has pairs, pairs the rows
+/// with `pair`. Rows are whole blocks, so a pair of rows quantises as one slice.
+fn fill<B: Copy>(
+    x: &[f32],
+    nb: usize,
+    rows: &mut [B],
+    pairs: &mut [PairBlock],
+    quantise: fn(Isa, &[f32], &mut Vec<B>),
+    pair: fn(&[B], usize, &mut [PairBlock]),
+) {
+    let mut v = Vec::with_capacity(x.len() / QK);
+    quantise(Isa::detected(), x, &mut v);
+    rows[..v.len()].copy_from_slice(&v);
+    if !pairs.is_empty() {
+        pair(&v, nb, pairs);
     }
 }
